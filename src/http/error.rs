@@ -1,0 +1,78 @@
+//! The HTTP layer's one error type: every failure answers `{"error", "message"}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+use crate::verify::Rejection;
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Signature(Rejection),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request body was not received in time")]
+    RequestTimeout,
+    #[error("the request body could not be read")]
+    BadBody,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid parameter {param}: {why}")]
+    BadParameter { param: &'static str, why: String },
+    /// The store is unreachable or too slow: the caller should retry.
+    #[error("store unavailable")]
+    Unavailable(#[source] Option<StoreError>),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Signature(r) => (StatusCode::UNAUTHORIZED, r.code()),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::BadBody => (StatusCode::BAD_REQUEST, "bad_body"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::BadParameter { .. } => (StatusCode::BAD_REQUEST, "bad_parameter"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(Some(e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            // 5xx bodies are opaque; the cause is logged once, here, inside the request span.
+            Self::Unavailable(cause) => {
+                match cause {
+                    Some(e) => tracing::error!(error = %e, "store unavailable"),
+                    None => tracing::error!("store did not answer in time"),
+                }
+                "the store is unavailable; retry later".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut res = (status, Json(json!({ "error": code, "message": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        res
+    }
+}

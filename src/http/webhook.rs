@@ -1,0 +1,136 @@
+//! `POST /webhooks/transactions`: the provider's `callbackUrl`.
+//!
+//! Reads top to bottom: raw bytes → verify → read → store (committed) → answer.
+
+use std::time::{Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, COOKIE, PROXY_AUTHORIZATION};
+use axum::routing::post;
+use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, AppState};
+use crate::store::{NewCallback, Outcome};
+use crate::transaction;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/webhooks/transactions", post(receive))
+}
+
+#[tracing::instrument(skip_all)]
+async fn receive(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let result = handle(&state, req).await;
+    let outcome = match &result {
+        Ok(Outcome::Stored { .. }) => "stored",
+        Ok(Outcome::Duplicate) => "duplicate",
+        Ok(Outcome::Quarantined { .. }) => "quarantined",
+        Err(ApiError::Signature(_)) => "rejected",
+        Err(ApiError::Unavailable(_)) => "unavailable",
+        Err(_) => "invalid",
+    };
+    metrics::counter!("txhook_callbacks_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("txhook_callback_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    let answer = match result? {
+        Outcome::Stored { sequence } => json!({ "status": "stored", "sequence": sequence }),
+        Outcome::Duplicate => json!({ "status": "duplicate" }),
+        Outcome::Quarantined { sequence, reason } => {
+            json!({ "status": "quarantined", "reason": reason, "sequence": sequence })
+        }
+    };
+    Ok(Json(answer))
+}
+
+async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {
+    let received_at = chrono::Utc::now();
+    let (parts, body) = req.into_parts();
+    let body = read_body(state, &parts.headers, body).await?;
+
+    let verified = state
+        .verifier
+        .verify(&parts.headers, &body, SystemTime::now())
+        .map_err(|r| {
+            metrics::counter!("txhook_callbacks_rejected_total", "reason" => r.code()).increment(1);
+            tracing::warn!(reason = r.code(), "callback refused");
+            ApiError::Signature(r)
+        })?;
+
+    let incoming = transaction::read(&body, verified.webhook_id.as_deref());
+    let callback = NewCallback {
+        received_at,
+        headers: kept_headers(&parts.headers, state),
+        body,
+        dedup_key: incoming.dedup_key,
+        reading: incoming.reading,
+    };
+    let outcome = tokio::time::timeout(
+        state.config.store_timeout,
+        state.store.record_callback(&callback),
+    )
+    .await
+    .map_err(|_| ApiError::Unavailable(None))??;
+    match &outcome {
+        Outcome::Quarantined { sequence, reason } => {
+            tracing::warn!(sequence, %reason, "callback quarantined");
+        }
+        other => tracing::debug!(?other, "callback recorded"),
+    }
+    Ok(outcome)
+}
+
+/// The body, up to the configured limit (413 above it, refused from `Content-Length` alone
+/// when declared) and within the request timeout.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, ApiError> {
+    let limit = state.config.max_body_bytes;
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let collect = Limited::new(body, limit).collect();
+    match tokio::time::timeout(state.config.request_timeout, collect).await {
+        Err(_) => Err(ApiError::RequestTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Ok(Err(_)) => Err(ApiError::BadBody),
+    }
+}
+
+/// Request headers worth keeping with the event, without credentials or the static header.
+fn kept_headers(headers: &HeaderMap, state: &AppState) -> Value {
+    let secret_name = state.verifier.static_header.as_ref().map(|h| h.name());
+    let mut kept = Map::new();
+    for (name, value) in headers {
+        if name == AUTHORIZATION
+            || name == PROXY_AUTHORIZATION
+            || name == COOKIE
+            || Some(name) == secret_name
+        {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).replace('\0', "");
+        match kept.get_mut(name.as_str()) {
+            Some(Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(&value);
+            }
+            _ => {
+                kept.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    Value::Object(kept)
+}

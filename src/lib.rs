@@ -1,0 +1,18 @@
+//! txhook: a receiver of payment-transaction callbacks that keeps every event, exactly once,
+//! in PostgreSQL.
+//!
+//! The callback path: [`http`] (raw bytes) → [`verify`] (pure) → [`transaction`] (pure) →
+//! [`store`] (one database transaction) → answer.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod transaction;
+pub mod verify;
+
+mod run;
+
+pub use run::{migrate, run, serve};

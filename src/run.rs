@@ -1,0 +1,71 @@
+//! What each command does, given a loaded configuration.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::http::{AppState, app};
+use crate::store::{Store, StoreError};
+use crate::{server, telemetry};
+
+/// Runs the command `cli` names with `config`.
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let listener = TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+            serve(config, listener, server::shutdown_signal()).await
+        }
+        Command::Migrate => migrate(&config).await,
+    }
+}
+
+/// Applies migrations and exits.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect_lazy(config)?;
+    store.migrate().await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+/// Applies migrations (waiting a while for the database to come up), then serves on
+/// `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store = Store::connect_lazy(&config)?;
+    migrate_with_patience(&store).await?;
+    let drain = config.shutdown_timeout;
+    let state = AppState::new(config, store, telemetry::metrics_handle());
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        write_mode = ?state.config.write_mode,
+        scheme = ?state.verifier.scheme,
+        "txhook listening"
+    );
+    server::serve(listener, app(state), shutdown, drain).await;
+    Ok(())
+}
+
+/// A database that is still starting (containers start together) gets 60 seconds.
+async fn migrate_with_patience(store: &Store) -> Result<(), StoreError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() + wait < deadline => {
+                tracing::warn!(error = %e, "database not ready for migrations; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

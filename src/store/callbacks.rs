@@ -1,0 +1,230 @@
+//! Writing a verified callback: event log, current state by the state rules, history, all in
+//! one database transaction, committed before the caller answers.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction as DbTx};
+
+use super::{Store, StoreError};
+use crate::transaction::{Reading, Transaction, TxState, supersedes};
+
+/// A verified callback, ready to be written.
+#[derive(Debug)]
+pub struct NewCallback {
+    pub received_at: DateTime<Utc>,
+    /// Request headers without secrets, as a JSON object.
+    pub headers: serde_json::Value,
+    pub body: bytes::Bytes,
+    pub dedup_key: String,
+    pub reading: Reading,
+}
+
+/// What happened to a callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// New, committed.
+    Stored { sequence: i64 },
+    /// Already held (by dedup key); nothing written.
+    Duplicate,
+    /// New, committed raw in quarantine.
+    Quarantined { sequence: i64, reason: String },
+}
+
+impl Store {
+    /// Writes one callback in its own database transaction (the `single` write mode).
+    ///
+    /// A row PostgreSQL refuses for its data (SQLSTATE class 22/23) is written again as
+    /// quarantined, so that one unreadable value cannot fail its delivery forever.
+    #[tracing::instrument(skip_all, fields(dedup_key = %cb.dedup_key))]
+    pub async fn record_callback(&self, cb: &NewCallback) -> Result<Outcome, StoreError> {
+        match self.record_once(cb, None).await {
+            Err(e) if e.is_permanent_for_row() && matches!(cb.reading, Reading::Transaction(_)) => {
+                let reason = format!(
+                    "database refused the transaction (sqlstate {})",
+                    e.sqlstate().unwrap_or_default()
+                );
+                tracing::warn!(%reason, "quarantining callback");
+                self.record_once(cb, Some(reason)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn record_once(
+        &self,
+        cb: &NewCallback,
+        force_quarantine: Option<String>,
+    ) -> Result<Outcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = insert_callback(&mut tx, cb, force_quarantine).await?;
+        if outcome != Outcome::Duplicate {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// Writes `cb` inside `tx`: the event row (unless its dedup key is held), then, for a
+/// transaction, its current state and history.
+pub(super) async fn insert_callback(
+    tx: &mut DbTx<'_, Postgres>,
+    cb: &NewCallback,
+    force_quarantine: Option<String>,
+) -> Result<Outcome, StoreError> {
+    let (txn, quarantine) = match (&cb.reading, force_quarantine) {
+        (_, Some(reason)) => (None, Some(reason)),
+        (Reading::Transaction(t), None) => (Some(t.as_ref()), None),
+        (Reading::Quarantine(reason), None) => (None, Some(reason.clone())),
+    };
+    let sequence: Option<i64> = sqlx::query_scalar(
+        "insert into events (source, dedup_key, received_at, headers, body, outcome,
+                             quarantine_reason, transaction_id, state)
+         values ('callback', $1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (dedup_key) do nothing
+         returning sequence",
+    )
+    .bind(&cb.dedup_key)
+    .bind(cb.received_at)
+    .bind(&cb.headers)
+    .bind(cb.body.as_ref())
+    .bind(if quarantine.is_some() {
+        "quarantined"
+    } else {
+        "stored"
+    })
+    .bind(&quarantine)
+    .bind(txn.map(|t| t.id.as_str()))
+    .bind(txn.map(|t| t.status.state.as_str()))
+    .fetch_optional(&mut **tx)
+    .await?;
+
+    let Some(sequence) = sequence else {
+        return Ok(Outcome::Duplicate);
+    };
+    match (txn, quarantine) {
+        (Some(t), _) => {
+            apply_transaction(tx, t, sequence, cb.received_at).await?;
+            Ok(Outcome::Stored { sequence })
+        }
+        (None, reason) => Ok(Outcome::Quarantined {
+            sequence,
+            reason: reason.unwrap_or_default(),
+        }),
+    }
+}
+
+/// Updates the current state of `t` by the state rules and records the callback in its
+/// history. The transaction row is locked, so concurrent callbacks of one transaction apply
+/// one after another, each judged against the state the previous one left.
+async fn apply_transaction(
+    tx: &mut DbTx<'_, Postgres>,
+    t: &Transaction,
+    sequence: i64,
+    received_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let cols = Columns::of(t);
+    let inserted = sqlx::query(
+        "insert into transactions (id, current_sequence, type, state, reason, complete,
+                                   wallet_id, amount, currency, created_at, completed_at,
+                                   first_received_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $12)
+         on conflict (id) do nothing",
+    )
+    .bind(&t.id)
+    .bind(sequence)
+    .bind(cols.kind)
+    .bind(t.status.state.as_str())
+    .bind(&t.status.reason)
+    .bind(t.status.complete)
+    .bind(&t.wallet_id)
+    .bind(cols.amount)
+    .bind(cols.currency)
+    .bind(cols.created_at)
+    .bind(cols.completed_at)
+    .bind(received_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+
+    let applied = if inserted {
+        true
+    } else {
+        let current: String =
+            sqlx::query_scalar("select state from transactions where id = $1 for update")
+                .bind(&t.id)
+                .fetch_one(&mut **tx)
+                .await?;
+        let applies = supersedes(&TxState::from(current), &t.status.state);
+        if applies {
+            sqlx::query(
+                "update transactions
+                    set current_sequence = $2, type = coalesce($3, type), state = $4,
+                        reason = $5, complete = $6, wallet_id = coalesce($7, wallet_id),
+                        amount = coalesce($8::numeric, amount),
+                        currency = coalesce($9, currency),
+                        created_at = coalesce($10, created_at),
+                        completed_at = coalesce($11, completed_at), updated_at = $12
+                  where id = $1",
+            )
+            .bind(&t.id)
+            .bind(sequence)
+            .bind(cols.kind)
+            .bind(t.status.state.as_str())
+            .bind(&t.status.reason)
+            .bind(t.status.complete)
+            .bind(&t.wallet_id)
+            .bind(cols.amount)
+            .bind(cols.currency)
+            .bind(cols.created_at)
+            .bind(cols.completed_at)
+            .bind(received_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        applies
+    };
+
+    sqlx::query(
+        "insert into transaction_states (sequence, transaction_id, state, reason, amount,
+                                         currency, applied, received_at)
+         values ($1, $2, $3, $4, $5::numeric, $6, $7, $8)",
+    )
+    .bind(sequence)
+    .bind(&t.id)
+    .bind(t.status.state.as_str())
+    .bind(&t.status.reason)
+    .bind(cols.amount)
+    .bind(cols.currency)
+    .bind(applied)
+    .bind(received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The model's values as the columns hold them.
+struct Columns<'a> {
+    kind: Option<&'a str>,
+    amount: Option<&'a str>,
+    currency: Option<&'a str>,
+    created_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(t: &'a Transaction) -> Self {
+        let time = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc))
+        };
+        Self {
+            kind: t.kind.as_ref().map(|k| k.as_str()),
+            // Bound as text and cast to numeric in SQL: the digits never pass through f64.
+            amount: t.amount.as_ref().map(|a| a.amount.as_str()),
+            currency: t.amount.as_ref().map(|a| a.currency.as_str()),
+            created_at: time(&t.created_at),
+            completed_at: time(&t.completed_at),
+        }
+    }
+}

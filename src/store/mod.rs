@@ -1,0 +1,79 @@
+//! PostgreSQL: the pool, migrations, and the SQL of each feature. Knows the model, never axum.
+
+mod callbacks;
+mod error;
+mod reads;
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use callbacks::{NewCallback, Outcome};
+pub use error::StoreError;
+pub use reads::{HistoryEntry, TransactionView};
+
+use crate::config::Config;
+
+/// Migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The database handle shared by every request.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// A pool that connects lazily: the server starts (and answers 503) while PostgreSQL is
+    /// away, and recovers by itself when it comes back.
+    pub fn connect_lazy(config: &Config) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = config
+            .database_url
+            .expose_secret()
+            .parse()
+            .map_err(|_| StoreError::BadUrl)?;
+        let options = options.application_name("txhook");
+        let pool = PgPoolOptions::new()
+            .max_connections(config.db_max_connections)
+            .acquire_timeout(config.db_acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            // A connection that went bad while idle (database restarted) is found out before
+            // a request gets it.
+            .test_before_acquire(true)
+            .connect_lazy_with(options);
+        Ok(Self { pool })
+    }
+
+    /// Wraps an existing pool (tests).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for tests and tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations. Safe when several replicas start at once: sqlx takes an
+    /// advisory lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(StoreError::Migrate)
+    }
+
+    /// Ready when the database answers and every embedded migration is applied.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let applied: i64 = sqlx::query_scalar(
+            "select count(*) from _sqlx_migrations where success and version = any($1)",
+        )
+        .bind(MIGRATOR.iter().map(|m| m.version).collect::<Vec<_>>())
+        .fetch_one(&self.pool)
+        .await?;
+        if applied as usize == MIGRATOR.iter().count() {
+            Ok(())
+        } else {
+            Err(StoreError::MigrationsPending)
+        }
+    }
+}

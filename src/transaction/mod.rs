@@ -1,0 +1,19 @@
+//! The transaction callback: its model, how a raw body is read into it, what makes two
+//! deliveries the same event, and how states may follow one another.
+//!
+//! Pure: no database and no HTTP. The raw body stays the truth; the model is what txhook
+//! understands of it.
+
+mod amount;
+mod canonical;
+mod model;
+mod read;
+mod state;
+
+pub use amount::Decimal;
+pub use canonical::{
+    canonical_json, dedup_key_for_json, dedup_key_for_raw, dedup_key_for_webhook_id,
+};
+pub use model::{Charge, Deposit, Exchange, Money, Payment, Rate, Status, Transaction, TxType};
+pub use read::{Incoming, Reading, read};
+pub use state::{TxState, supersedes};

@@ -1,0 +1,135 @@
+//! Transaction states and the rule that keeps retries and reorderings from moving a
+//! transaction backwards.
+
+use serde::{Deserialize, Serialize};
+
+/// A transaction state; values the document does not list are kept as they came.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TxState {
+    FundsRequired,
+    Pending,
+    AwaitingApproval,
+    Processing,
+    Success,
+    Failed,
+    Reversed,
+    Other(String),
+}
+
+impl TxState {
+    /// Every documented state.
+    pub const ALL: [TxState; 7] = [
+        TxState::FundsRequired,
+        TxState::Pending,
+        TxState::AwaitingApproval,
+        TxState::Processing,
+        TxState::Success,
+        TxState::Failed,
+        TxState::Reversed,
+    ];
+
+    /// The provider's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::FundsRequired => "FUNDS_REQUIRED",
+            Self::Pending => "PENDING",
+            Self::AwaitingApproval => "AWAITING_APPROVAL",
+            Self::Processing => "PROCESSING",
+            Self::Success => "SUCCESS",
+            Self::Failed => "FAILED",
+            Self::Reversed => "REVERSED",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// `SUCCESS`, `FAILED` and `REVERSED` end a transaction.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Success | Self::Failed | Self::Reversed)
+    }
+}
+
+impl From<String> for TxState {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "FUNDS_REQUIRED" => Self::FundsRequired,
+            "PENDING" => Self::Pending,
+            "AWAITING_APPROVAL" => Self::AwaitingApproval,
+            "PROCESSING" => Self::Processing,
+            "SUCCESS" => Self::Success,
+            "FAILED" => Self::Failed,
+            "REVERSED" => Self::Reversed,
+            _ => Self::Other(s),
+        }
+    }
+}
+
+impl From<TxState> for String {
+    fn from(s: TxState) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+impl std::str::FromStr for TxState {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(s.to_owned()))
+    }
+}
+
+/// Whether a callback in state `incoming`, received after one in state `current`, becomes
+/// the transaction's current state (the contract's state rules):
+/// - a terminal state is never replaced by a non-terminal or unknown one; of the terminal
+///   states only `REVERSED` may follow `SUCCESS` (a repeat of the same terminal state
+///   refreshes the details, e.g. a late `completedAt`);
+/// - `PROCESSING` is not replaced by `FUNDS_REQUIRED`, `PENDING` or `AWAITING_APPROVAL`;
+/// - otherwise the latest received wins.
+pub fn supersedes(current: &TxState, incoming: &TxState) -> bool {
+    use TxState::*;
+    if current.is_terminal() {
+        return incoming == current || (*current == Success && *incoming == Reversed);
+    }
+    !(*current == Processing && matches!(incoming, FundsRequired | Pending | AwaitingApproval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TxState::*;
+    use super::*;
+
+    #[test]
+    fn terminal_states_are_never_replaced_by_non_terminal_or_unknown() {
+        for t in [Success, Failed, Reversed] {
+            for n in [
+                FundsRequired,
+                Pending,
+                AwaitingApproval,
+                Processing,
+                Other("NEW".into()),
+            ] {
+                assert!(!supersedes(&t, &n), "{t:?} <- {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_reversed_follows_success_among_terminals() {
+        assert!(supersedes(&Success, &Reversed));
+        assert!(!supersedes(&Reversed, &Success));
+        assert!(!supersedes(&Failed, &Success));
+        assert!(!supersedes(&Success, &Failed));
+        assert!(!supersedes(&Failed, &Reversed));
+    }
+
+    #[test]
+    fn processing_is_not_replaced_by_earlier_states() {
+        for n in [FundsRequired, Pending, AwaitingApproval] {
+            assert!(!supersedes(&Processing, &n));
+        }
+        assert!(supersedes(&Processing, &Success));
+        assert!(supersedes(&Processing, &Other("ON_HOLD".into())));
+        assert!(supersedes(&Pending, &Processing));
+        assert!(supersedes(&Other("ON_HOLD".into()), &Pending));
+        assert!(supersedes(&AwaitingApproval, &Pending));
+    }
+}
