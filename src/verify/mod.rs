@@ -10,7 +10,7 @@ mod standard;
 use http::HeaderMap;
 use std::time::SystemTime;
 
-pub use keys::{Keys, StaticHeader};
+pub use keys::{Keys, StaticHeader, decode_whsec};
 pub use sign::{sign_hmac_hex, sign_standard};
 
 use hmac::{Hmac, Mac};

@@ -1,0 +1,276 @@
+//! Spawns the real application on a random loopback port, against its own fresh PostgreSQL
+//! database, configured through the same loader as the binary.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use txhook::verify::{sign_hmac_hex, sign_standard};
+
+pub const SHARED_KEY: &str = "test-shared-key-7f3a9c";
+pub const ADMIN_TOKEN: &str = "test-admin-token-51e0";
+/// A Standard Webhooks secret (`whsec_` + base64).
+pub const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The server under test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// A pool on the app's own database, for assertions.
+    pub db: PgPool,
+    pub db_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The administrative database URL the test script exports.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must point at a PostgreSQL server: run the tests with scripts/test.sh",
+    )
+}
+
+/// A new, empty database; returns its URL.
+pub async fn fresh_database() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let admin = admin_url();
+    let name = format!(
+        "txhook_test_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to admin database");
+    sqlx::query(&format!(r#"create database "{name}""#))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Settings the test changes; everything else comes from the real defaults.
+pub struct Settings {
+    pub env: HashMap<&'static str, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let mut env = HashMap::new();
+        env.insert("TXHOOK_SHARED_KEY", SHARED_KEY.to_owned());
+        env.insert("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN.to_owned());
+        env.insert("TXHOOK_WRITE_MODE", "single".to_owned());
+        Self { env }
+    }
+}
+
+impl Settings {
+    pub fn set(mut self, var: &'static str, value: impl Into<String>) -> Self {
+        self.env.insert(var, value.into());
+        self
+    }
+    pub fn unset(mut self, var: &'static str) -> Self {
+        self.env.remove(var);
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Settings::default()).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            txhook::telemetry::init_logging(txhook::config::LogFormat::Text);
+        }
+        let db_url = match settings.env.get("DATABASE_URL") {
+            Some(u) => u.clone(),
+            None => fresh_database().await,
+        };
+        let mut env = settings.env;
+        env.insert("DATABASE_URL", db_url.clone());
+        env.entry("TXHOOK_LISTEN")
+            .or_insert_with(|| "127.0.0.1:0".into());
+        let config =
+            txhook::config::load_with(Some(&empty_config_file()), |var| env.get(var).cloned())
+                .expect("test configuration is valid");
+        let listener = TcpListener::bind(config.listen).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(txhook::serve(config, listener, async {
+            let _ = rx.await;
+        }));
+        let db = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy(&db_url)
+            .expect("test pool");
+        let app = Self {
+            addr,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            db,
+            db_url,
+            shutdown: Some(tx),
+            task: Some(task),
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    /// Polls `/healthz` until it answers (migrations run before the server accepts).
+    async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.client.get(self.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs `body` to the callback endpoint with `headers`.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        headers: HeaderMap,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/webhooks/transactions"))
+            .headers(headers)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POSTs `body` signed with the test key (hmac-sha256, lowercase hex).
+    pub async fn post_signed(&self, body: &str) -> reqwest::Response {
+        self.post_raw(body.to_owned(), hmac_headers(SHARED_KEY, body.as_bytes()))
+            .await
+    }
+
+    /// POSTs `body` signed and returns (status, JSON answer).
+    pub async fn deliver(&self, body: &str) -> (u16, Value) {
+        let r = self.post_signed(body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET with the admin token.
+    pub async fn get_admin(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db)
+            .await
+            .expect("count query")
+    }
+
+    /// Stops the server (graceful shutdown) and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An empty config file, so that the repository's `config.toml` does not leak into tests.
+fn empty_config_file() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join("txhook-test-empty-config.toml");
+    if !path.exists() {
+        std::fs::write(&path, "").unwrap();
+    }
+    path
+}
+
+pub fn hmac_headers(key: &str, body: &[u8]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-hubpay-hmac",
+        sign_hmac_hex(key.as_bytes(), body).parse().unwrap(),
+    );
+    h
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Standard Webhooks headers for `body` signed with `whsec` at `timestamp`.
+pub fn standard_headers(whsec: &str, id: &str, timestamp: u64, body: &[u8]) -> HeaderMap {
+    let key = txhook::verify::decode_whsec(whsec).expect("valid whsec");
+    let mut h = HeaderMap::new();
+    h.insert("webhook-id", id.parse().unwrap());
+    h.insert("webhook-timestamp", timestamp.to_string().parse().unwrap());
+    h.insert(
+        "webhook-signature",
+        sign_standard(&key, id, timestamp, body).parse().unwrap(),
+    );
+    h
+}
+
+/// A realistic callback body.
+pub fn tx_body(id: &str, kind: &str, state: &str, amount: &str) -> String {
+    let v = json!({
+        "walletId": "8d0c2c55-3c0e-4c5d-9a4a-0a6d1c2b3e4f",
+        "id": id,
+        "shortId": "TX-1",
+        "externalId": "ext-1",
+        "type": kind,
+        "status": { "state": state, "reason": "test", "complete": false },
+        "amount": { "amount": "__AMOUNT__", "currency": "EUR" },
+        "createdAt": "2026-11-24T10:00:00Z"
+    });
+    // The amount goes in as a raw JSON number, digits exactly as given.
+    v.to_string().replace("\"__AMOUNT__\"", amount)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

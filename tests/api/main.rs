@@ -1,0 +1,5 @@
+//! Integration tests: the real app on loopback against a real PostgreSQL.
+//! Run them with `scripts/test.sh`, which provides the database.
+
+mod helpers;
+mod receiver;
