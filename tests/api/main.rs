@@ -1,5 +1,9 @@
 //! Integration tests: the real app on loopback against a real PostgreSQL.
 //! Run them with `scripts/test.sh`, which provides the database.
 
+mod availability;
+mod dedup;
 mod helpers;
 mod receiver;
+mod signatures;
+mod state_rules;
