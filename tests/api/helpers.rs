@@ -1,5 +1,7 @@
 //! Spawns the real application on a random loopback port, against its own fresh PostgreSQL
 //! database, configured through the same loader as the binary.
+// Each test module uses a different part of these helpers.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command: runs the whole test suite against a private PostgreSQL.
+#
+# Usage: scripts/test.sh [extra cargo test arguments]
+#        e.g. scripts/test.sh -- --nocapture
+#             scripts/test.sh --test ingest
+#
+# Starts (creating it on first use) the cluster "test" on 127.0.0.1:55433 with
+# data in target/pg/test (see scripts/pg.sh), exports DATABASE_URL and runs
+# `cargo test --all-targets --locked`. The cluster is left running so the next
+# run reuses it; stop it with `scripts/pg.sh stop test`.
+# TXHOOK_TEST_PG_PORT overrides the port.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+command -v cargo >/dev/null 2>&1 ||
+    { echo "test.sh: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+
+DATABASE_URL="$(bash scripts/pg.sh start test "${TXHOOK_TEST_PG_PORT:-55433}")"
+export DATABASE_URL
+echo "test.sh: DATABASE_URL=$DATABASE_URL" >&2
+
+locked=(--locked)
+[[ -f Cargo.lock ]] || locked=()
+exec cargo test --all-targets ${locked[@]+"${locked[@]}"} "$@"
