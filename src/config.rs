@@ -211,8 +211,11 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// A secret without surrounding whitespace (a key pasted with a newline would otherwise never
+/// match, and HTTP strips it from header values), or `None` when blank.
 fn non_empty_secret(s: Option<SecretString>) -> Option<SecretString> {
-    s.filter(|v| !v.expose_secret().trim().is_empty())
+    s.map(|v| SecretString::from(v.expose_secret().trim().to_owned()))
+        .filter(|v| !v.expose_secret().is_empty())
 }
 
 fn validate(raw: Raw) -> Result<Config, ConfigError> {

@@ -1,1 +1,649 @@
-//! (being written)
+//! Callback authentication over HTTP: both signature schemes, key rotation, the static header,
+//! what a refusal answers and counts, and the configuration checks on keys.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use txhook::verify::{decode_whsec, sign_hmac_hex, sign_standard};
+
+use crate::helpers::*;
+
+/// A second Standard Webhooks secret, for rotation and wrong-key cases.
+fn other_whsec() -> String {
+    format!("whsec_{}", B64.encode(b"another-32-byte-secret-for-tests"))
+}
+
+/// One header, with any bytes as its value.
+fn header(name: &str, value: impl AsRef<[u8]>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        HeaderName::try_from(name).unwrap(),
+        HeaderValue::from_bytes(value.as_ref()).unwrap(),
+    );
+    h
+}
+
+/// The raw 32 MAC bytes of the hmac-sha256 scheme.
+fn raw_mac(key: &str, body: &str) -> Vec<u8> {
+    hex::decode(sign_hmac_hex(key.as_bytes(), body.as_bytes())).unwrap()
+}
+
+fn new_body() -> String {
+    tx_body(&new_id(), "PAYMENT", "PENDING", "10.00")
+}
+
+/// The value of `txhook_callbacks_rejected_total{reason="<reason>"}` in `GET /metrics`
+/// (0 before the first rejection of that reason).
+async fn rejected_total(app: &TestApp, reason: &str) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics answered")
+        .text()
+        .await
+        .unwrap();
+    let label = format!("reason=\"{reason}\"");
+    text.lines()
+        .filter(|l| l.starts_with("txhook_callbacks_rejected_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn events(app: &TestApp) -> i64 {
+    app.count("select count(*) from events").await
+}
+
+/// POSTs `body` with `headers` and asserts: 401 `{"error": code, "message": <text>}`, nothing
+/// stored, and the rejection counter for `code` went up. `case` names the attempt in failures.
+async fn assert_refused(app: &TestApp, body: &str, headers: HeaderMap, code: &str, case: &str) {
+    let stored_before = events(app).await;
+    let counted_before = rejected_total(app, code).await;
+
+    let r = app.post_raw(body.to_owned(), headers).await;
+
+    assert_eq!(r.status(), 401, "{case}");
+    let err: Value = r.json().await.expect("a JSON error body");
+    assert_eq!(err["error"], code, "{case}: {err}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{case}: no message in {err}"
+    );
+    assert_eq!(
+        events(app).await,
+        stored_before,
+        "{case}: something was stored"
+    );
+    let counted_after = rejected_total(app, code).await;
+    assert!(
+        counted_after > counted_before,
+        "{case}: txhook_callbacks_rejected_total{{reason=\"{code}\"}} did not increase \
+         ({counted_before} -> {counted_after})"
+    );
+}
+
+/// POSTs and asserts `200 {"status": status}`.
+async fn assert_answer(app: &TestApp, body: &str, headers: HeaderMap, status: &str, case: &str) {
+    let r = app.post_raw(body.to_owned(), headers).await;
+    assert_eq!(r.status(), 200, "{case}");
+    let answer: Value = r.json().await.expect("a JSON answer");
+    assert_eq!(answer["status"], status, "{case}: {answer}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// hmac-sha256
+
+#[tokio::test]
+async fn hmac_signature_is_accepted_in_every_documented_encoding() {
+    let app = TestApp::spawn().await;
+    let encodings = [
+        "lowercase hex",
+        "uppercase hex",
+        "sha256= lowercase hex",
+        "sha256= uppercase hex",
+        "SHA256= uppercase hex",
+        "standard base64",
+    ];
+    for case in encodings {
+        let body = new_body();
+        let hex = sign_hmac_hex(SHARED_KEY.as_bytes(), body.as_bytes());
+        let value = match case {
+            "lowercase hex" => hex,
+            "uppercase hex" => hex.to_uppercase(),
+            "sha256= lowercase hex" => format!("sha256={hex}"),
+            "sha256= uppercase hex" => format!("sha256={}", hex.to_uppercase()),
+            "SHA256= uppercase hex" => format!("SHA256={}", hex.to_uppercase()),
+            _ => B64.encode(raw_mac(SHARED_KEY, &body)),
+        };
+        assert_answer(&app, &body, header("x-hubpay-hmac", value), "stored", case).await;
+    }
+    assert_eq!(events(&app).await, encodings.len() as i64);
+}
+
+#[tokio::test]
+async fn custom_signature_header_is_used_and_default_header_is_then_refused() {
+    let app =
+        TestApp::spawn_with(Settings::default().set("TXHOOK_SIGNATURE_HEADER", "X-Signature"))
+            .await;
+
+    let signed = new_body();
+    let sig = sign_hmac_hex(SHARED_KEY.as_bytes(), signed.as_bytes());
+    assert_answer(
+        &app,
+        &signed,
+        header("x-signature", &sig),
+        "stored",
+        "custom header",
+    )
+    .await;
+
+    let other = new_body();
+    assert_refused(
+        &app,
+        &other,
+        hmac_headers(SHARED_KEY, other.as_bytes()),
+        "missing_signature",
+        "default header while a custom one is configured",
+    )
+    .await;
+    assert_eq!(events(&app).await, 1);
+}
+
+#[tokio::test]
+async fn missing_signature_header_is_refused() {
+    let app = TestApp::spawn().await;
+    assert_refused(
+        &app,
+        &new_body(),
+        HeaderMap::new(),
+        "missing_signature",
+        "no header",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_signature_values_are_refused_as_malformed() {
+    let app = TestApp::spawn().await;
+    let body = new_body();
+    let hex = sign_hmac_hex(SHARED_KEY.as_bytes(), body.as_bytes());
+    let mac = raw_mac(SHARED_KEY, &body);
+    let cases: Vec<(&str, String)> = vec![
+        ("empty value", String::new()),
+        ("sha256= alone", "sha256=".into()),
+        ("hex truncated by one digit", hex[..63].to_owned()),
+        ("hex truncated to half", hex[..32].to_owned()),
+        ("hex one byte too long", format!("{hex}00")),
+        ("hex of a 64-byte digest", format!("{hex}{hex}")),
+        ("base64 of 31 bytes", B64.encode(&mac[..31])),
+        (
+            "base64 of 33 bytes",
+            B64.encode([&mac[..], &[0u8]].concat()),
+        ),
+        (
+            "base64 without padding",
+            B64.encode(&mac).trim_end_matches('=').to_owned(),
+        ),
+        ("not a signature", "not a signature".into()),
+    ];
+    for (case, value) in cases {
+        assert_refused(
+            &app,
+            &body,
+            header("x-hubpay-hmac", value),
+            "malformed_signature",
+            case,
+        )
+        .await;
+    }
+    // The same body with its right signature is accepted: the refusals were about the header.
+    assert_answer(
+        &app,
+        &body,
+        header("x-hubpay-hmac", &hex),
+        "stored",
+        "control",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn signature_header_that_is_not_utf8_is_refused() {
+    let app = TestApp::spawn().await;
+    let body = new_body();
+    // The right hex signature with its last digit replaced by a Latin-1 byte (obs-text).
+    let mut value = sign_hmac_hex(SHARED_KEY.as_bytes(), body.as_bytes()).into_bytes();
+    *value.last_mut().unwrap() = 0xe9;
+    assert_refused(
+        &app,
+        &body,
+        header("x-hubpay-hmac", value),
+        "malformed_signature",
+        "non-UTF-8 header value",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn signature_over_another_body_is_refused_as_invalid() {
+    let app = TestApp::spawn().await;
+    let signed = new_body();
+    let sig = sign_hmac_hex(SHARED_KEY.as_bytes(), signed.as_bytes());
+    let other_transaction = new_body();
+    // The same JSON with other whitespace: the signature covers the raw bytes.
+    let reformatted = format!("{signed}\n");
+    for (case, sent) in [
+        ("another transaction", other_transaction.as_str()),
+        ("same JSON, one more byte", reformatted.as_str()),
+    ] {
+        assert_refused(
+            &app,
+            sent,
+            header("x-hubpay-hmac", &sig),
+            "invalid_signature",
+            case,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn signature_with_the_wrong_key_is_refused_as_invalid() {
+    let app = TestApp::spawn().await;
+    let body = new_body();
+    for (case, key) in [
+        ("unrelated key", "some-other-key"),
+        ("key in another case", &SHARED_KEY.to_uppercase()),
+        ("key prefix", &SHARED_KEY[..SHARED_KEY.len() - 1]),
+    ] {
+        assert_refused(
+            &app,
+            &body,
+            hmac_headers(key, body.as_bytes()),
+            "invalid_signature",
+            case,
+        )
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key rotation
+
+#[tokio::test]
+async fn previous_shared_keys_still_verify_and_unconfigured_keys_do_not() {
+    let app =
+        TestApp::spawn_with(Settings::default().set("TXHOOK_PREVIOUS_SHARED_KEYS", "old1,old2"))
+            .await;
+    for key in ["old2", "old1", SHARED_KEY] {
+        let body = new_body();
+        assert_answer(
+            &app,
+            &body,
+            hmac_headers(key, body.as_bytes()),
+            "stored",
+            key,
+        )
+        .await;
+    }
+    let body = new_body();
+    assert_refused(
+        &app,
+        &body,
+        hmac_headers("old0", body.as_bytes()),
+        "invalid_signature",
+        "a key never configured",
+    )
+    .await;
+    // The list separator is not part of a key.
+    assert_refused(
+        &app,
+        &body,
+        hmac_headers("old1,old2", body.as_bytes()),
+        "invalid_signature",
+        "the whole list as one key",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn key_removed_from_previous_keys_is_refused() {
+    // After rotation finished, old1 was dropped from the list.
+    let app =
+        TestApp::spawn_with(Settings::default().set("TXHOOK_PREVIOUS_SHARED_KEYS", "old2")).await;
+    let body = new_body();
+    assert_refused(
+        &app,
+        &body,
+        hmac_headers("old1", body.as_bytes()),
+        "invalid_signature",
+        "removed key",
+    )
+    .await;
+    assert_answer(
+        &app,
+        &body,
+        hmac_headers("old2", body.as_bytes()),
+        "stored",
+        "kept key",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static header
+
+const STATIC_NAME: &str = "X-Provider-Token";
+const STATIC_VALUE: &str = "static-header-value-4d1e8b";
+
+async fn spawn_with_static_header() -> TestApp {
+    TestApp::spawn_with(
+        Settings::default()
+            .set("TXHOOK_HEADER_KEY", STATIC_NAME)
+            .set("TXHOOK_HEADER_VALUE", STATIC_VALUE),
+    )
+    .await
+}
+
+/// Correctly signed headers for `body`, plus the static header with `value`.
+fn signed_with_static(body: &str, value: &str) -> HeaderMap {
+    let mut h = hmac_headers(SHARED_KEY, body.as_bytes());
+    h.insert(
+        HeaderName::try_from(STATIC_NAME).unwrap(),
+        HeaderValue::from_str(value).unwrap(),
+    );
+    h
+}
+
+#[tokio::test]
+async fn static_header_must_be_present_and_equal() {
+    let app = spawn_with_static_header().await;
+    let body = new_body();
+
+    assert_refused(
+        &app,
+        &body,
+        hmac_headers(SHARED_KEY, body.as_bytes()),
+        "missing_static_header",
+        "signed, no static header",
+    )
+    .await;
+    let prefix = &STATIC_VALUE[..STATIC_VALUE.len() - 1];
+    let longer = format!("{STATIC_VALUE}x");
+    for (case, value) in [
+        ("wrong value", "wrong"),
+        ("prefix of the value", prefix),
+        ("value plus one character", longer.as_str()),
+    ] {
+        assert_refused(
+            &app,
+            &body,
+            signed_with_static(&body, value),
+            "invalid_static_header",
+            case,
+        )
+        .await;
+    }
+    // The static header does not stand in for the signature.
+    let mut unsigned = header("x-hubpay-hmac", sign_hmac_hex(b"wrong", body.as_bytes()));
+    unsigned.insert(
+        HeaderName::try_from(STATIC_NAME).unwrap(),
+        HeaderValue::from_static(STATIC_VALUE),
+    );
+    assert_refused(
+        &app,
+        &body,
+        unsigned,
+        "invalid_signature",
+        "right static header, wrong signature",
+    )
+    .await;
+
+    assert_answer(
+        &app,
+        &body,
+        signed_with_static(&body, STATIC_VALUE),
+        "stored",
+        "right static header",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn static_header_value_is_not_kept_with_the_stored_event() {
+    let app = spawn_with_static_header().await;
+    let body = new_body();
+    assert_answer(
+        &app,
+        &body,
+        signed_with_static(&body, STATIC_VALUE),
+        "stored",
+        "right static header",
+    )
+    .await;
+
+    let kept: Value = sqlx::query_scalar("select headers from events")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    // Headers are kept (so their absence below means something) ...
+    assert!(
+        kept.get("x-hubpay-hmac").is_some(),
+        "headers not kept: {kept}"
+    );
+    // ... but not the static one, under any name.
+    assert!(kept.get("x-provider-token").is_none(), "{kept}");
+    let leaks = app
+        .count(&format!(
+            "select count(*) from events where position('{STATIC_VALUE}' in headers::text) > 0"
+        ))
+        .await;
+    assert_eq!(leaks, 0, "the static header's value is stored: {kept}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard Webhooks
+
+async fn spawn_standard(previous: Option<&str>) -> TestApp {
+    let mut settings = Settings::default()
+        .set("TXHOOK_SIGNATURE_SCHEME", "standard-webhooks")
+        .set("TXHOOK_SHARED_KEY", WHSEC);
+    if let Some(p) = previous {
+        settings = settings.set("TXHOOK_PREVIOUS_SHARED_KEYS", p);
+    }
+    TestApp::spawn_with(settings).await
+}
+
+fn msg_id() -> String {
+    format!("msg_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn standard_webhooks_valid_callback_is_stored() {
+    let app = spawn_standard(None).await;
+    let body = new_body();
+    let headers = standard_headers(WHSEC, &msg_id(), now_secs(), body.as_bytes());
+    assert_answer(&app, &body, headers, "stored", "valid").await;
+    assert_eq!(events(&app).await, 1);
+}
+
+#[tokio::test]
+async fn standard_webhooks_accepts_several_signatures_when_one_matches() {
+    let app = spawn_standard(None).await;
+    let key = decode_whsec(WHSEC).unwrap();
+    let other = decode_whsec(&other_whsec()).unwrap();
+    let body = new_body();
+    let (id, ts) = (msg_id(), now_secs());
+    let right = sign_standard(&key, &id, ts, body.as_bytes());
+    let wrong = sign_standard(&other, &id, ts, body.as_bytes());
+    let right_b64 = right.strip_prefix("v1,").unwrap();
+
+    let mut headers = standard_headers(WHSEC, &id, ts, body.as_bytes());
+    // None right: refused, so the accepted case below really depends on the right entry.
+    headers.insert(
+        "webhook-signature",
+        format!("{wrong} v2,{right_b64} v1a,{right_b64}")
+            .parse()
+            .unwrap(),
+    );
+    assert_refused(
+        &app,
+        &body,
+        headers.clone(),
+        "invalid_signature",
+        "only wrong v1 entries",
+    )
+    .await;
+
+    headers.insert(
+        "webhook-signature",
+        format!("{wrong} v1,bm90LWEtc2lnbmF0dXJl {right} v2,{right_b64}")
+            .parse()
+            .unwrap(),
+    );
+    assert_answer(&app, &body, headers, "stored", "one right entry of several").await;
+}
+
+#[tokio::test]
+async fn standard_webhooks_timestamp_six_minutes_off_is_refused() {
+    let app = spawn_standard(None).await;
+    let now = now_secs();
+    for (case, ts) in [
+        ("six minutes old", now - 360),
+        ("six minutes ahead", now + 360),
+    ] {
+        let body = new_body();
+        let headers = standard_headers(WHSEC, &msg_id(), ts, body.as_bytes());
+        assert_refused(&app, &body, headers, "timestamp_out_of_tolerance", case).await;
+    }
+    // Inside the tolerance either way is fine.
+    for (case, ts) in [
+        ("four minutes old", now - 240),
+        ("four minutes ahead", now + 240),
+    ] {
+        let body = new_body();
+        let headers = standard_headers(WHSEC, &msg_id(), ts, body.as_bytes());
+        assert_answer(&app, &body, headers, "stored", case).await;
+    }
+}
+
+#[tokio::test]
+async fn standard_webhooks_missing_id_or_timestamp_is_refused() {
+    let app = spawn_standard(None).await;
+    let body = new_body();
+    let signed = standard_headers(WHSEC, &msg_id(), now_secs(), body.as_bytes());
+    for (case, remove, replace) in [
+        ("no webhook-id", "webhook-id", None),
+        ("empty webhook-id", "webhook-id", Some("")),
+        ("no webhook-timestamp", "webhook-timestamp", None),
+        (
+            "timestamp not a number",
+            "webhook-timestamp",
+            Some("yesterday"),
+        ),
+    ] {
+        let mut headers = signed.clone();
+        headers.remove(remove);
+        if let Some(v) = replace {
+            headers.insert(HeaderName::from_static(remove), v.parse().unwrap());
+        }
+        assert_refused(&app, &body, headers, "missing_webhook_headers", case).await;
+    }
+    let mut unsigned = signed.clone();
+    unsigned.remove("webhook-signature");
+    assert_refused(
+        &app,
+        &body,
+        unsigned,
+        "missing_signature",
+        "no webhook-signature",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn standard_webhooks_same_webhook_id_is_duplicate_even_with_another_body() {
+    let app = spawn_standard(None).await;
+    let id = msg_id();
+    let first = new_body();
+    let headers = standard_headers(WHSEC, &id, now_secs(), first.as_bytes());
+    assert_answer(&app, &first, headers, "stored", "first delivery").await;
+
+    let second = new_body();
+    let headers = standard_headers(WHSEC, &id, now_secs(), second.as_bytes());
+    assert_answer(&app, &second, headers, "duplicate", "same id, other body").await;
+    assert_eq!(events(&app).await, 1);
+
+    // And the converse: the same body under a new id is a new event.
+    let headers = standard_headers(WHSEC, &msg_id(), now_secs(), first.as_bytes());
+    assert_answer(&app, &first, headers, "stored", "same body, new id").await;
+    assert_eq!(events(&app).await, 2);
+}
+
+#[tokio::test]
+async fn standard_webhooks_previous_key_in_whsec_form_verifies() {
+    let previous = other_whsec();
+    let app = spawn_standard(Some(&previous)).await;
+    let body = new_body();
+    let headers = standard_headers(&previous, &msg_id(), now_secs(), body.as_bytes());
+    assert_answer(&app, &body, headers, "stored", "previous key").await;
+
+    let unknown = format!("whsec_{}", B64.encode(b"a-key-that-was-never-configured!"));
+    let body = new_body();
+    let headers = standard_headers(&unknown, &msg_id(), now_secs(), body.as_bytes());
+    assert_refused(
+        &app,
+        &body,
+        headers,
+        "invalid_signature",
+        "unconfigured whsec",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+#[test]
+fn standard_webhooks_with_a_non_whsec_key_fails_to_load_without_revealing_it() {
+    let file = std::env::temp_dir().join(format!(
+        "txhook-signatures-empty-{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, "").unwrap();
+
+    for (var, key) in [
+        ("TXHOOK_SHARED_KEY", "plain-secret!not-base64"),
+        ("TXHOOK_SHARED_KEY", "whsec_***not*base64***"),
+        ("TXHOOK_SHARED_KEY", "whsec_"),
+        ("TXHOOK_PREVIOUS_SHARED_KEYS", "old-secret!not-base64"),
+    ] {
+        let result = txhook::config::load_with(Some(&file), |v| match v {
+            "DATABASE_URL" => Some("postgres://txhook@127.0.0.1:1/unused".into()),
+            "TXHOOK_SIGNATURE_SCHEME" => Some("standard-webhooks".into()),
+            "TXHOOK_SHARED_KEY" if var == "TXHOOK_SHARED_KEY" => Some(key.into()),
+            "TXHOOK_SHARED_KEY" => Some(WHSEC.into()),
+            "TXHOOK_PREVIOUS_SHARED_KEYS" if var == "TXHOOK_PREVIOUS_SHARED_KEYS" => {
+                Some(key.into())
+            }
+            _ => None,
+        });
+        let err = result.expect_err(&format!("{var}={key:?} was accepted"));
+        let (shown, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(
+            shown.contains(var),
+            "{var}: error does not name it: {shown}"
+        );
+        for text in [&shown, &debug] {
+            let secret_part = key.trim_start_matches("whsec_");
+            assert!(
+                secret_part.is_empty() || !text.contains(secret_part),
+                "{var}: error reveals the key: {text}"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+}
