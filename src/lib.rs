@@ -15,4 +15,4 @@ pub mod verify;
 
 mod run;
 
-pub use run::{migrate, run, serve};
+pub use run::{healthcheck, migrate, run, serve};

@@ -21,7 +21,34 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             serve(config, listener, server::shutdown_signal()).await
         }
         Command::Migrate => migrate(&config).await,
+        Command::Reprocess { since } => {
+            let store = Store::connect_lazy(&config)?;
+            store.migrate().await?;
+            let done = store.reprocess_quarantined(since).await?;
+            println!(
+                "reprocessed {} quarantined callbacks: {} fixed, {} still unreadable",
+                done.examined,
+                done.fixed,
+                done.examined - done.fixed
+            );
+            Ok(())
+        }
+        Command::Healthcheck { url, timeout } => healthcheck(&url, timeout).await,
     }
+}
+
+/// Succeeds when `url` answers 200 within `timeout_secs`.
+pub async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout_secs))
+        .build()?;
+    let res = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+    Ok(())
 }
 
 /// Applies migrations and exits.

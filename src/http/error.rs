@@ -11,6 +11,15 @@ use crate::verify::Rejection;
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code, e.g. `invalid_signature`, `bad_parameter`, `unavailable`.
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -64,6 +73,7 @@ impl IntoResponse for ApiError {
                     Some(e) => tracing::error!(error = %e, "store unavailable"),
                     None => tracing::error!("store did not answer in time"),
                 }
+                metrics::counter!("txhook_db_errors_total").increment(1);
                 "the store is unavailable; retry later".to_owned()
             }
             other => other.to_string(),

@@ -2,8 +2,11 @@
 
 mod auth;
 mod error;
+mod events;
 mod health;
 mod metrics;
+mod openapi;
+mod params;
 mod transactions;
 mod webhook;
 
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -18,7 +22,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use auth::Admin;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
+pub use openapi::openapi;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -57,12 +62,11 @@ pub fn app(state: AppState) -> Router {
     // A backstop for anything that outlives the per-step timeouts inside the handlers.
     let backstop =
         state.config.request_timeout + state.config.store_timeout + Duration::from_secs(1);
-    Router::new()
-        .merge(webhook::router())
-        .merge(transactions::router())
-        .merge(health::router())
-        .merge(metrics::router())
+    openapi::routes()
+        .split_for_parts()
+        .0
         .with_state(state)
+        .layer(axum::middleware::from_fn(record_request))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             backstop,
@@ -76,10 +80,32 @@ pub fn app(state: AppState) -> Router {
                     .get(&REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                let path = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or(req.uri().path(), |p| p.as_str());
+                tracing::info_span!("request", method = %req.method(), path, request_id = %id)
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Counts every request and times it, by route (the matched pattern, not the raw path, so
+/// ids do not become labels).
+async fn record_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    ::metrics::histogram!("txhook_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    ::metrics::counter!("txhook_http_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    res
 }
 
 /// Every 503 tells the client when to retry, including those made by layers.

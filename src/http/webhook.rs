@@ -8,21 +8,50 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, COOKIE, PROXY_AUTHORIZATION};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{ApiError, AppState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, AppState, ErrorBody};
 use crate::store::{NewCallback, Outcome};
 use crate::transaction;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/transactions", post(receive))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive))
 }
 
+/// The provider's callback: a transaction, signed.
+///
+/// Answers 200 only once the event is committed; a retry of an event already held gets 200
+/// `duplicate`; a validly signed body that is not a readable transaction is kept raw and
+/// answered 200 `quarantined`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/transactions",
+    tag = "callbacks",
+    request_body(content = Object, description = "the provider's transaction object, signed over its raw bytes", content_type = "application/json"),
+    params(
+        ("X-Hubpay-Hmac" = Option<String>, Header, description = "hmac-sha256 scheme: HMAC-SHA256 of the raw body, hex (optionally sha256=) or base64; the header name is configurable"),
+        ("webhook-id" = Option<String>, Header, description = "standard-webhooks scheme: message id (the deduplication key)"),
+        ("webhook-timestamp" = Option<String>, Header, description = "standard-webhooks scheme: Unix seconds, within 5 minutes"),
+        ("webhook-signature" = Option<String>, Header, description = "standard-webhooks scheme: space-separated v1,<base64> signatures"),
+    ),
+    responses(
+        (status = 200, description = "`stored`, `duplicate` or `quarantined` (with `reason`)", body = CallbackAnswer),
+        (status = 401, description = "bad or missing signature or static header; nothing stored", body = ErrorBody),
+        (status = 408, description = "the body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 503, description = "store unavailable; retry after Retry-After", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
-async fn receive(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+async fn receive(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<CallbackAnswer>, ApiError> {
     let started = Instant::now();
     let result = handle(&state, req).await;
     let outcome = match &result {
@@ -37,13 +66,36 @@ async fn receive(State(state): State<AppState>, req: Request) -> Result<Json<Val
     metrics::histogram!("txhook_callback_duration_seconds", "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());
     let answer = match result? {
-        Outcome::Stored { sequence } => json!({ "status": "stored", "sequence": sequence }),
-        Outcome::Duplicate => json!({ "status": "duplicate" }),
+        Outcome::Stored { sequence } => CallbackAnswer::new("stored", None, Some(sequence)),
+        Outcome::Duplicate => CallbackAnswer::new("duplicate", None, None),
         Outcome::Quarantined { sequence, reason } => {
-            json!({ "status": "quarantined", "reason": reason, "sequence": sequence })
+            CallbackAnswer::new("quarantined", Some(reason), Some(sequence))
         }
     };
     Ok(Json(answer))
+}
+
+/// The answer to a callback.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CallbackAnswer {
+    /// `stored`, `duplicate` or `quarantined`.
+    status: &'static str,
+    /// Why the body was quarantined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// The event's sequence in the log (not on `duplicate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<i64>,
+}
+
+impl CallbackAnswer {
+    fn new(status: &'static str, reason: Option<String>, sequence: Option<i64>) -> Self {
+        Self {
+            status,
+            reason,
+            sequence,
+        }
+    }
 }
 
 async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {

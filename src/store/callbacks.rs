@@ -112,10 +112,31 @@ pub(super) async fn insert_callback(
     }
 }
 
+/// Whether a callback (`incoming`, event `sequence`) replaces the current state (`current`,
+/// set by event `current_sequence`).
+///
+/// Events are judged in the order they were received (their sequence), whatever order their
+/// database transactions reach the row lock in: a callback received after the current one
+/// applies by the state rules; one received before it (it lost the race to the lock, or it
+/// is a quarantined event reprocessed later) applies only where it would have prevented the
+/// current state, as a terminal state prevents a later `PENDING`.
+pub(super) fn applies_over(
+    current: &TxState,
+    current_sequence: i64,
+    incoming: &TxState,
+    sequence: i64,
+) -> bool {
+    if sequence > current_sequence {
+        supersedes(current, incoming)
+    } else {
+        supersedes(current, incoming) && !supersedes(incoming, current)
+    }
+}
+
 /// Updates the current state of `t` by the state rules and records the callback in its
 /// history. The transaction row is locked, so concurrent callbacks of one transaction apply
-/// one after another, each judged against the state the previous one left.
-async fn apply_transaction(
+/// one after another.
+pub(super) async fn apply_transaction(
     tx: &mut DbTx<'_, Postgres>,
     t: &Transaction,
     sequence: i64,
@@ -123,10 +144,10 @@ async fn apply_transaction(
 ) -> Result<(), StoreError> {
     let cols = Columns::of(t);
     let inserted = sqlx::query(
-        "insert into transactions (id, current_sequence, type, state, reason, complete,
-                                   wallet_id, amount, currency, created_at, completed_at,
-                                   first_received_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $12)
+        "insert into transactions (id, current_sequence, first_sequence, type, state, reason,
+                                   complete, wallet_id, amount, currency, created_at,
+                                   completed_at, first_received_at, updated_at)
+         values ($1, $2, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $12)
          on conflict (id) do nothing",
     )
     .bind(&t.id)
@@ -149,12 +170,18 @@ async fn apply_transaction(
     let applied = if inserted {
         true
     } else {
-        let current: String =
-            sqlx::query_scalar("select state from transactions where id = $1 for update")
-                .bind(&t.id)
-                .fetch_one(&mut **tx)
-                .await?;
-        let applies = supersedes(&TxState::from(current), &t.status.state);
+        let (current, current_sequence): (String, i64) = sqlx::query_as(
+            "select state, current_sequence from transactions where id = $1 for update",
+        )
+        .bind(&t.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let applies = applies_over(
+            &TxState::from(current),
+            current_sequence,
+            &t.status.state,
+            sequence,
+        );
         if applies {
             sqlx::query(
                 "update transactions
@@ -163,7 +190,7 @@ async fn apply_transaction(
                         amount = coalesce($8::numeric, amount),
                         currency = coalesce($9, currency),
                         created_at = coalesce($10, created_at),
-                        completed_at = coalesce($11, completed_at), updated_at = $12
+                        completed_at = coalesce($11, completed_at), updated_at = now()
                   where id = $1",
             )
             .bind(&t.id)
@@ -177,7 +204,6 @@ async fn apply_transaction(
             .bind(cols.currency)
             .bind(cols.created_at)
             .bind(cols.completed_at)
-            .bind(received_at)
             .execute(&mut **tx)
             .await?;
         }

@@ -2,7 +2,10 @@
 
 mod callbacks;
 mod error;
+mod events;
+mod listing;
 mod reads;
+mod reprocess;
 
 use std::time::Duration;
 
@@ -12,7 +15,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use callbacks::{NewCallback, Outcome};
 pub use error::StoreError;
+pub use events::{EventRow, TailError};
+pub use listing::{Page, TransactionFilter};
 pub use reads::{HistoryEntry, TransactionView};
+pub use reprocess::Reprocessed;
 
 use crate::config::Config;
 

@@ -1,0 +1,161 @@
+//! `GET /api/v1/events`: the event log, both sources, for downstream consumers to tail.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Admin, ApiError, AppState, ErrorBody, params};
+use crate::store::{EventRow, TailError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(one))
+}
+
+/// One event of the log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    sequence: i64,
+    /// `callback` or `orangepill`.
+    source: String,
+    received_at: DateTime<Utc>,
+    dedup_key: String,
+    /// `stored` or `quarantined`.
+    outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantine_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    /// Stream event name, e.g. `transaction.done`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_time: Option<DateTime<Utc>>,
+    /// The raw body, when it is UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    /// The raw body in standard base64, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+    /// Request headers kept with the event (no credentials); only on `/events/{sequence}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    headers: Option<serde_json::Value>,
+}
+
+impl Event {
+    fn from_row(row: EventRow, with_headers: bool) -> Self {
+        let (body, body_base64) = match String::from_utf8(row.body) {
+            Ok(text) => (Some(text), None),
+            Err(e) => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+            ),
+        };
+        Self {
+            sequence: row.sequence,
+            source: row.source,
+            received_at: row.received_at,
+            dedup_key: row.dedup_key,
+            outcome: row.outcome,
+            quarantine_reason: row.quarantine_reason,
+            transaction_id: row.transaction_id,
+            state: row.state,
+            event: row.event_name,
+            entity_id: row.entity_id,
+            event_time: row.event_time,
+            body,
+            body_base64,
+            headers: with_headers.then_some(row.headers),
+        }
+    }
+}
+
+/// A page of the event log.
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    items: Vec<Event>,
+    /// Pass as `after` to continue: the last sequence returned, or `after` again when none.
+    next: i64,
+}
+
+/// Tail the event log.
+///
+/// Events come in log order: each event is returned once and never after a later one, even
+/// though concurrent writers commit out of sequence order. Poll with `after` = the `next` of
+/// the previous answer; an event whose writer has not committed yet is held back until it
+/// has, instead of being skipped.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "read",
+    security(("bearer" = [])),
+    params(
+        ("after" = Option<i64>, Query, description = "the sequence last seen (0 or absent: from the start)"),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, body = EventPage),
+        (status = 400, description = "a bad parameter, named in the message", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    let q = params::query(raw.as_deref(), &["after", "limit"])?;
+    let after = params::sequence(q.get("after"), "after")?.unwrap_or(0);
+    let limit = params::limit(q.get("limit"), 100, 1000)?;
+    let rows = state
+        .store
+        .events_after(after, limit)
+        .await
+        .map_err(|e| match e {
+            TailError::UnknownPosition(_) => ApiError::BadParameter {
+                param: "after",
+                why: e.to_string(),
+            },
+            TailError::Store(e) => e.into(),
+        })?;
+    let next = rows.last().map_or(after, |r| r.sequence);
+    Ok(Json(EventPage {
+        items: rows.into_iter().map(|r| Event::from_row(r, false)).collect(),
+        next,
+    }))
+}
+
+/// One event, with its raw body and kept headers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{sequence}",
+    tag = "read",
+    security(("bearer" = [])),
+    params(("sequence" = i64, Path, description = "the event's sequence")),
+    responses(
+        (status = 200, body = Event),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+async fn one(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(sequence): Path<String>,
+) -> Result<Json<Event>, ApiError> {
+    let sequence = params::sequence(Some(&sequence), "sequence")?.unwrap_or_default();
+    let row = state.store.event(sequence).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(Event::from_row(row, true)))
+}
