@@ -144,6 +144,60 @@ async fn sigterm_drains_in_flight_request_then_exits_0_within_30_seconds() {
     assert!(out.status.success(), "{:?}\n{}", out.status, out.text());
 }
 
+#[tokio::test]
+async fn healthcheck_exits_0_when_ready_and_1_when_not() {
+    let server = Server::start(&[]).await;
+    let ready = std::process::Command::new(BIN)
+        .env_clear()
+        .args(["healthcheck", "--url", &server.url("/readyz")])
+        .output()
+        .unwrap();
+    assert!(ready.status.success(), "{ready:?}");
+    server.terminate();
+    let _ = server.wait(Duration::from_secs(30)).await;
+
+    // Nothing listens there any more; and no configuration is needed either way.
+    let down = std::process::Command::new(BIN)
+        .env_clear()
+        .args([
+            "healthcheck",
+            "--timeout",
+            "2",
+            "--url",
+            &format!("http://{}/readyz", free_addr()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("unhealthy"));
+}
+
+#[tokio::test]
+async fn reprocess_prints_how_many_were_fixed() {
+    let database_url = fresh_database_with_password().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &database_url)
+            .env("TXHOOK_SHARED_KEY", SHARED_KEY)
+            .arg("--config")
+            .arg(empty_config())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["reprocess", "--since", "2026-01-01T00:00:00Z"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "reprocessed 0 quarantined callbacks: 0 fixed, 0 still unreadable"
+    );
+    let bad = run(&["reprocess", "--since", "yesterday"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// What a finished process wrote.

@@ -13,7 +13,9 @@ use super::{Admin, ApiError, AppState, ErrorBody, params};
 use crate::store::{EventRow, TailError};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(one))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
 }
 
 /// One event of the log.
@@ -131,7 +133,10 @@ async fn list(
         })?;
     let next = rows.last().map_or(after, |r| r.sequence);
     Ok(Json(EventPage {
-        items: rows.into_iter().map(|r| Event::from_row(r, false)).collect(),
+        items: rows
+            .into_iter()
+            .map(|r| Event::from_row(r, false))
+            .collect(),
         next,
     }))
 }
@@ -156,6 +161,10 @@ async fn one(
     Path(sequence): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
     let sequence = params::sequence(Some(&sequence), "sequence")?.unwrap_or_default();
-    let row = state.store.event(sequence).await?.ok_or(ApiError::NotFound)?;
+    let row = state
+        .store
+        .event(sequence)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(Event::from_row(row, true)))
 }

@@ -13,7 +13,9 @@ use super::{Admin, ApiError, AppState, ErrorBody, params};
 use crate::store::{TransactionFilter, TransactionView};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(one))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
 }
 
 /// A page of transactions.
@@ -56,7 +58,9 @@ async fn list(
 ) -> Result<Json<TransactionPage>, ApiError> {
     let q = params::query(
         raw.as_deref(),
-        &["state", "type", "walletId", "currency", "since", "limit", "cursor"],
+        &[
+            "state", "type", "walletId", "currency", "since", "limit", "cursor",
+        ],
     )?;
     let filter = TransactionFilter {
         state: params::text(&q, "state")?,
