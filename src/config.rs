@@ -11,6 +11,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
 
 /// A configuration problem, reported before anything starts.
@@ -54,6 +55,9 @@ struct Raw {
     shutdown_timeout_secs: Option<u64>,
     db_max_connections: Option<u64>,
     db_acquire_timeout_secs: Option<u64>,
+    batch_writers: Option<u64>,
+    batch_max: Option<u64>,
+    queue_capacity: Option<u64>,
 }
 
 impl Raw {
@@ -175,6 +179,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// How long a request waits for a pooled connection.
     pub db_acquire_timeout: Duration,
+    /// Group commit sizing (write mode `batched`).
+    pub batch: BatchOptions,
 }
 
 /// Loads the configuration: `path` (or `./config.toml` when present), then the environment.
@@ -335,6 +341,20 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         }
     };
     let log_format = parse_log_format(non_empty(raw.log_format).as_deref())?;
+    let db_max_connections = raw.db_max_connections.unwrap_or(16).clamp(1, 1000) as u32;
+    let batch = BatchOptions {
+        writers: count("TXHOOK_BATCH_WRITERS", raw.batch_writers, 4, 64)?,
+        max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 256, 10_000)?,
+        queue_capacity: count("TXHOOK_QUEUE_CAPACITY", raw.queue_capacity, 2048, 1_000_000)?,
+    };
+    if write_mode == WriteMode::Batched && batch.writers as u32 >= db_max_connections {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_BATCH_WRITERS",
+            why: format!(
+                "must be below TXHOOK_DB_MAX_CONNECTIONS ({db_max_connections}): each writer holds a connection and readers need some too"
+            ),
+        });
+    }
 
     Ok(Config {
         database_url,
@@ -358,12 +378,13 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             raw.shutdown_timeout_secs,
             25,
         )?,
-        db_max_connections: raw.db_max_connections.unwrap_or(16).clamp(1, 1000) as u32,
+        db_max_connections,
         db_acquire_timeout: secs(
             "TXHOOK_DB_ACQUIRE_TIMEOUT_SECS",
             raw.db_acquire_timeout_secs,
             3,
         )?,
+        batch,
     })
 }
 
@@ -380,6 +401,16 @@ fn parse_log_format(s: Option<&str>) -> Result<LogFormat, ConfigError> {
         other => Err(ConfigError::Invalid {
             var: "TXHOOK_LOG_FORMAT",
             why: format!("{other:?} is not one of: text, json"),
+        }),
+    }
+}
+
+fn count(var: &'static str, v: Option<u64>, default: u64, max: u64) -> Result<usize, ConfigError> {
+    match v.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n as usize),
+        _ => Err(ConfigError::Invalid {
+            var,
+            why: format!("must be from 1 to {max}"),
         }),
     }
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::cli::{Cli, Command};
-use crate::config::Config;
+use crate::config::{Config, WriteMode};
 use crate::http::{AppState, app};
-use crate::store::{Store, StoreError};
+use crate::store::{Batcher, Store, StoreError, Writer};
 use crate::{server, telemetry};
 
 /// Runs the command `cli` names with `config`.
@@ -69,7 +69,14 @@ pub async fn serve(
     let store = Store::connect_lazy(&config)?;
     migrate_with_patience(&store).await?;
     let drain = config.shutdown_timeout;
-    let state = AppState::new(config, store, telemetry::metrics_handle());
+    let (writer, writers) = match config.write_mode {
+        WriteMode::Single => (Writer::Single(store.clone()), None),
+        WriteMode::Batched => {
+            let (batcher, writers) = Batcher::start(store.clone(), config.batch);
+            (Writer::Batched(batcher), Some(writers))
+        }
+    };
+    let state = AppState::new(config, store, writer, telemetry::metrics_handle());
     tracing::info!(
         addr = %listener.local_addr()?,
         write_mode = ?state.config.write_mode,
@@ -77,6 +84,11 @@ pub async fn serve(
         "txhook listening"
     );
     server::serve(listener, app(state), shutdown, drain).await;
+    // Every request is answered and the router is gone, so the queue is closed: let the
+    // writers finish anything still queued.
+    if let Some(writers) = writers {
+        writers.drain(Duration::from_secs(5)).await;
+    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::store::StoreError;
+use crate::store::{StoreError, SubmitError};
 use crate::verify::Rejection;
 
 /// Seconds a client is asked to wait after a 503.
@@ -37,6 +37,9 @@ pub enum ApiError {
     NotFound,
     #[error("invalid parameter {param}: {why}")]
     BadParameter { param: &'static str, why: String },
+    /// Too many callbacks waiting to be written: the caller should retry.
+    #[error("too many callbacks in flight; retry later")]
+    Overloaded,
     /// The store is unreachable or too slow: the caller should retry.
     #[error("store unavailable")]
     Unavailable(#[source] Option<StoreError>),
@@ -52,7 +55,18 @@ impl ApiError {
             Self::BadBody => (StatusCode::BAD_REQUEST, "bad_body"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::BadParameter { .. } => (StatusCode::BAD_REQUEST, "bad_parameter"),
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::QueueFull => Self::Overloaded,
+            SubmitError::Closed => Self::Unavailable(None),
+            SubmitError::Store(e) => Self::Unavailable(Some(e)),
         }
     }
 }

@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use crate::store::Writer;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,7 +30,13 @@ async fn healthz() -> Json<Value> {
 ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match tokio::time::timeout(state.config.store_timeout, state.store.ready()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(Ok(())) => {
+            let mut body = json!({ "status": "ready" });
+            if let Writer::Batched(b) = &state.writer {
+                body["writeQueue"] = json!(b.queued());
+            }
+            (StatusCode::OK, Json(body))
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
             (

@@ -26,7 +26,7 @@ pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Store, Writer};
 use crate::verify::Verifier;
 
 /// What every handler can reach.
@@ -34,13 +34,15 @@ use crate::verify::Verifier;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    /// Writes callbacks by the configured write mode.
+    pub writer: Writer,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
 }
 
 impl AppState {
-    /// State for `config`, over `store`.
-    pub fn new(config: Config, store: Store, metrics: PrometheusHandle) -> Self {
+    /// State for `config`, over `store`, writing callbacks through `writer`.
+    pub fn new(config: Config, store: Store, writer: Writer, metrics: PrometheusHandle) -> Self {
         let verifier = Verifier {
             scheme: config.scheme.clone(),
             keys: config.keys.clone(),
@@ -49,6 +51,7 @@ impl AppState {
         Self {
             config: Arc::new(config),
             store,
+            writer,
             verifier: Arc::new(verifier),
             metrics,
         }

@@ -60,6 +60,7 @@ async fn receive(
         Ok(Outcome::Quarantined { .. }) => "quarantined",
         Err(ApiError::Signature(_)) => "rejected",
         Err(ApiError::Unavailable(_)) => "unavailable",
+        Err(ApiError::Overloaded) => "overloaded",
         Err(_) => "invalid",
     };
     metrics::counter!("txhook_callbacks_total", "outcome" => outcome).increment(1);
@@ -120,12 +121,9 @@ async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {
         dedup_key: incoming.dedup_key,
         reading: incoming.reading,
     };
-    let outcome = tokio::time::timeout(
-        state.config.store_timeout,
-        state.store.record_callback(&callback),
-    )
-    .await
-    .map_err(|_| ApiError::Unavailable(None))??;
+    let outcome = tokio::time::timeout(state.config.store_timeout, state.writer.write(callback))
+        .await
+        .map_err(|_| ApiError::Unavailable(None))??;
     match &outcome {
         Outcome::Quarantined { sequence, reason } => {
             tracing::warn!(sequence, %reason, "callback quarantined");

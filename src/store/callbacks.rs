@@ -229,16 +229,16 @@ pub(super) async fn apply_transaction(
 }
 
 /// The model's values as the columns hold them.
-struct Columns<'a> {
-    kind: Option<&'a str>,
-    amount: Option<&'a str>,
-    currency: Option<&'a str>,
-    created_at: Option<DateTime<Utc>>,
-    completed_at: Option<DateTime<Utc>>,
+pub(super) struct Columns<'a> {
+    pub kind: Option<&'a str>,
+    pub amount: Option<&'a str>,
+    pub currency: Option<&'a str>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> Columns<'a> {
-    fn of(t: &'a Transaction) -> Self {
+    pub fn of(t: &'a Transaction) -> Self {
         let time = |s: &Option<String>| {
             s.as_deref()
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())

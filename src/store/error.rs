@@ -11,6 +11,9 @@ pub enum StoreError {
     Migrate(sqlx::migrate::MigrateError),
     #[error("database migrations are not applied")]
     MigrationsPending,
+    /// The group commit this callback was part of failed (the cause is logged once).
+    #[error("batch write failed: {0}")]
+    BatchFailed(String),
 }
 
 impl StoreError {
@@ -22,6 +25,11 @@ impl StoreError {
                 .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
             _ => false,
         }
+    }
+
+    /// A deadlock or serialization failure: the same work may succeed when tried again.
+    pub fn is_retryable_conflict(&self) -> bool {
+        matches!(self.sqlstate().as_deref(), Some("40P01" | "40001"))
     }
 
     /// The SQLSTATE, when PostgreSQL gave one.

@@ -1,5 +1,7 @@
 //! PostgreSQL: the pool, migrations, and the SQL of each feature. Knows the model, never axum.
 
+mod batch;
+mod batch_sql;
 mod callbacks;
 mod error;
 mod events;
@@ -13,6 +15,7 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use batch::{BatchOptions, Batcher, SubmitError, Writer, Writers};
 pub use callbacks::{NewCallback, Outcome};
 pub use error::StoreError;
 pub use events::{EventRow, TailError};

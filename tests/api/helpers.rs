@@ -72,7 +72,10 @@ impl Default for Settings {
         let mut env = HashMap::new();
         env.insert("TXHOOK_SHARED_KEY", SHARED_KEY.to_owned());
         env.insert("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN.to_owned());
-        env.insert("TXHOOK_WRITE_MODE", "single".to_owned());
+        // The suite runs in the default (batched) write mode; scripts/test.sh runs it again
+        // with TEST_WRITE_MODE=single for the reference path.
+        let mode = std::env::var("TEST_WRITE_MODE").unwrap_or_else(|_| "batched".into());
+        env.insert("TXHOOK_WRITE_MODE", mode);
         Self { env }
     }
 }
