@@ -6,7 +6,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod devtools;
 pub mod http;
+pub mod provider;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -9,15 +9,14 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logging starts first so that configuration errors are logged in the chosen format.
     telemetry::init_logging(config::log_format_from_env().unwrap_or(config::LogFormat::Text));
-    let config = match config::load(cli.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("configuration: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match txhook::run(cli, config).await {
+    // Each command loads the configuration it needs (`send` and `mock-provider` need no
+    // database).
+    match txhook::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<config::ConfigError>() => {
+            tracing::error!("configuration: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE

@@ -1,26 +1,33 @@
-//! What each command does, given a loaded configuration.
+//! What each command does. Each loads the configuration it needs: `serve`, `migrate` and
+//! `subscribe` the full one, `send` only the signing settings, `mock-provider` none.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::cli::{Cli, Command};
-use crate::config::Config;
+use crate::cli::{Cli, Command, SubscribeArgs};
+use crate::config::{self, Config};
 use crate::http::{AppState, app};
+use crate::provider::{ProviderError, Registrar, StatusHandle};
 use crate::store::{Store, StoreError};
-use crate::{server, telemetry};
+use crate::{devtools, server, telemetry};
 
-/// Runs the command `cli` names with `config`.
-pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+/// Runs the command `cli` names. A configuration problem comes back as a
+/// [`config::ConfigError`].
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = cli.config.as_deref();
     match cli.command {
         Command::Serve => {
+            let config = config::load(path)?;
             let listener = TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
             serve(config, listener, server::shutdown_signal()).await
         }
-        Command::Migrate => migrate(&config).await,
+        Command::Migrate => migrate(&config::load(path)?).await,
+        Command::Subscribe(args) => subscribe(&config::load(path)?, &args).await,
+        Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
     }
 }
 
@@ -32,8 +39,51 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Registers once, retrying within `args.timeout`; prints the outcome.
+pub async fn subscribe(config: &Config, args: &SubscribeArgs) -> anyhow::Result<()> {
+    // Attempts are recorded when the database is there; registering does not depend on it.
+    let store = Store::connect_lazy(config)?;
+    let store = match tokio::time::timeout(Duration::from_secs(10), store.migrate()).await {
+        Ok(Ok(())) => Some(store),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "database unavailable: attempts will not be recorded");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("database too slow: attempts will not be recorded");
+            None
+        }
+    };
+    let status = StatusHandle::default();
+    let registrar = Registrar::new(config, store, status.clone())?;
+    let result = match tokio::time::timeout(args.timeout, registrar.register()).await {
+        Ok(r) => r,
+        Err(_) => {
+            let last = status.get();
+            Err(ProviderError::TimedOut {
+                timeout: args.timeout,
+                last: match (last.http_status, last.answer) {
+                    (Some(s), Some(a)) => format!("HTTP {s}: {a}"),
+                    (None, Some(a)) => a,
+                    _ => "none finished".into(),
+                },
+            })
+        }
+    };
+    let attempt = result?;
+    println!(
+        "registered {} with {} (HTTP {}, attempt {})",
+        registrar.registration().callback_url,
+        registrar.registration().provider,
+        attempt.http_status.unwrap_or_default(),
+        attempt.number
+    );
+    Ok(())
+}
+
 /// Applies migrations (waiting a while for the database to come up), then serves on
-/// `listener` until `shutdown` resolves.
+/// `listener` until `shutdown` resolves. Registers with the provider in the background
+/// when one is configured.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -43,6 +93,15 @@ pub async fn serve(
     migrate_with_patience(&store).await?;
     let drain = config.shutdown_timeout;
     let state = AppState::new(config, store, telemetry::metrics_handle());
+    let registration = match Registrar::new(
+        &state.config,
+        Some(state.store.clone()),
+        state.registration.clone(),
+    ) {
+        Ok(r) => Some(tokio::spawn(r.run_in_background())),
+        Err(ProviderError::NotConfigured) => None,
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(
         addr = %listener.local_addr()?,
         write_mode = ?state.config.write_mode,
@@ -50,6 +109,9 @@ pub async fn serve(
         "txhook listening"
     );
     server::serve(listener, app(state), shutdown, drain).await;
+    if let Some(task) = registration {
+        task.abort();
+    }
     Ok(())
 }
 

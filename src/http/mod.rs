@@ -4,6 +4,7 @@ mod auth;
 mod error;
 mod health;
 mod metrics;
+mod subscription;
 mod transactions;
 mod webhook;
 
@@ -21,6 +22,7 @@ pub use auth::Admin;
 pub use error::ApiError;
 
 use crate::config::Config;
+use crate::provider::StatusHandle;
 use crate::store::Store;
 use crate::verify::Verifier;
 
@@ -31,6 +33,8 @@ pub struct AppState {
     pub store: Store,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
+    /// This process's provider registration, for readiness detail.
+    pub registration: StatusHandle,
 }
 
 impl AppState {
@@ -46,6 +50,7 @@ impl AppState {
             store,
             verifier: Arc::new(verifier),
             metrics,
+            registration: StatusHandle::default(),
         }
     }
 }
@@ -62,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .merge(transactions::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(subscription::router())
         .with_state(state)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

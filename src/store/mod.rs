@@ -3,6 +3,7 @@
 mod callbacks;
 mod error;
 mod reads;
+mod registrations;
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use callbacks::{NewCallback, Outcome};
 pub use error::StoreError;
 pub use reads::{HistoryEntry, TransactionView};
+pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRow};
 
 use crate::config::Config;
 

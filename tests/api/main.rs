@@ -4,6 +4,7 @@
 mod availability;
 mod dedup;
 mod helpers;
+mod provider;
 mod receiver;
 mod signatures;
 mod state_rules;
