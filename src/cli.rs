@@ -33,6 +33,9 @@ pub enum Command {
     /// Build a realistic transaction callback, sign it with the configured key and POST it
     /// to a receiver; exits non-zero when an answer is not 200.
     Send(SendArgs),
+    /// A local stand-in for the provider: accepts subscriptions and delivers signed
+    /// transaction lifecycles to subscribers, retrying with exponential backoff.
+    MockProvider(MockArgs),
 }
 
 /// `txhook subscribe`.

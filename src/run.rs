@@ -11,7 +11,7 @@ use crate::config::{self, Config};
 use crate::http::{AppState, app};
 use crate::provider::{ProviderError, Registrar, StatusHandle};
 use crate::store::{Store, StoreError};
-use crate::{devtools, server, telemetry};
+use crate::{devtools, mock, server, telemetry};
 
 /// Runs the command `cli` names. A configuration problem comes back as a
 /// [`config::ConfigError`].
@@ -28,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config::load(path)?).await,
         Command::Subscribe(args) => subscribe(&config::load(path)?, &args).await,
         Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
+        Command::MockProvider(args) => mock::run(args, server::shutdown_signal()).await,
     }
 }
 

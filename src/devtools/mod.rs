@@ -6,6 +6,6 @@ mod sample;
 mod send;
 mod sign;
 
-pub use sample::{Lifecycle, lifecycle, sample};
+pub use sample::{Lifecycle, at_state, lifecycle, sample};
 pub use send::{SendError, send};
 pub use sign::Signer;

@@ -99,10 +99,24 @@ pub fn sample(
         }
         TxType::OtherCreditDebit | TxType::Other(_) => {}
     }
+    at_state(&t, state)
+}
+
+/// `t` moved on to `state`: the same transaction (wallet, amounts, details), with the status
+/// and completion time of that state.
+pub fn at_state(t: &Transaction, state: &TxState) -> Transaction {
+    let mut next = t.clone();
+    next.status = status(state);
+    next.completed_at = None;
     if state.is_terminal() {
-        t.completed_at = Some(time(created_at + chrono::Duration::seconds(42)));
+        let created = t
+            .created_at
+            .as_deref()
+            .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+            .map_or_else(Utc::now, |c| c.with_timezone(&Utc));
+        next.completed_at = Some(time(created + chrono::Duration::seconds(42)));
     }
-    t
+    next
 }
 
 /// The `status` object of `state`, with the reason the provider would give.

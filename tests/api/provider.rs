@@ -488,3 +488,80 @@ async fn send_signs_with_standard_webhooks_too() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn mock_provider_validates_subscriptions_as_documented() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = txhook()
+        .args([
+            "mock-provider",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--count",
+            "1",
+        ])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/v1/transactions/subscribe");
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while client
+        .get(format!("http://127.0.0.1:{port}/mock/deliveries"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mock provider did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (body, reason) in [
+        ("not json", "not JSON"),
+        (r#"{"sharedKey":"k"}"#, "callbackUrl is required"),
+        (
+            r#"{"callbackUrl":"not a url","sharedKey":"k"}"#,
+            "callbackUrl must be",
+        ),
+        (
+            r#"{"callbackUrl":"http://127.0.0.1:1/x"}"#,
+            "sharedKey is required",
+        ),
+        (
+            r#"{"callbackUrl":"http://127.0.0.1:1/x","sharedKey":"k","headerKey":"X-A"}"#,
+            "go together",
+        ),
+    ] {
+        let r = client.post(&url).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let answer: Value = r.json().await.unwrap();
+        assert!(
+            answer["message"].as_str().unwrap().contains(reason),
+            "{body}: {answer}"
+        );
+    }
+    let r = client
+        .post(&url)
+        .json(&json!({"callbackUrl": "http://127.0.0.1:1/webhooks/transactions", "sharedKey": "k"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let report: Value = client
+        .get(format!("http://127.0.0.1:{port}/mock/deliveries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["subscribers"], 1);
+    assert_eq!(report["subscribeRequests"], 6);
+    child.kill().await.unwrap();
+}
