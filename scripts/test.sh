@@ -7,7 +7,8 @@
 #
 # Starts (creating it on first use) the cluster "test" on 127.0.0.1:55433 with
 # data in target/pg/test (see scripts/pg.sh), exports DATABASE_URL and runs
-# `cargo test --all-targets --locked`. The cluster is left running so the next
+# `cargo test --all-targets --locked`, then the integration suite once more in the
+# `single` write mode. The cluster is left running so the next
 # run reuses it; stop it with `scripts/pg.sh stop test`.
 # TXHOOK_TEST_PG_PORT overrides the port.
 set -euo pipefail
@@ -22,4 +23,10 @@ echo "test.sh: DATABASE_URL=$DATABASE_URL" >&2
 
 locked=(--locked)
 [[ -f Cargo.lock ]] || locked=()
-exec cargo test --all-targets ${locked[@]+"${locked[@]}"} "$@"
+cargo test --all-targets ${locked[@]+"${locked[@]}"} "$@"
+# The integration suite ran in the default write mode (batched); run it once more on the
+# reference path.
+if [[ $# -eq 0 ]]; then
+    echo "test.sh: integration suite again with TXHOOK_WRITE_MODE=single" >&2
+    TEST_WRITE_MODE=single cargo test ${locked[@]+"${locked[@]}"} --test api
+fi

@@ -58,6 +58,8 @@ struct Raw {
     batch_writers: Option<u64>,
     batch_max: Option<u64>,
     queue_capacity: Option<u64>,
+    register_backoff_ms: Option<u64>,
+    register_max_backoff_secs: Option<u64>,
 }
 
 impl Raw {
@@ -118,6 +120,15 @@ impl Raw {
             "TXHOOK_DB_ACQUIRE_TIMEOUT_SECS",
             number
         );
+        over!(batch_writers, "TXHOOK_BATCH_WRITERS", number);
+        over!(batch_max, "TXHOOK_BATCH_MAX", number);
+        over!(queue_capacity, "TXHOOK_QUEUE_CAPACITY", number);
+        over!(register_backoff_ms, "TXHOOK_REGISTER_BACKOFF_MS", number);
+        over!(
+            register_max_backoff_secs,
+            "TXHOOK_REGISTER_MAX_BACKOFF_SECS",
+            number
+        );
         Ok(())
     }
 }
@@ -151,8 +162,13 @@ pub struct Config {
     pub scheme: Scheme,
     /// Keys that verify callbacks; the first is the current one.
     pub keys: Keys,
+    /// The current shared key as configured: the `sharedKey` sent when registering.
+    pub shared_key: SecretString,
     /// Static header required on every callback, when configured.
     pub static_header: Option<StaticHeader>,
+    /// The static header's name as configured: the `headerKey` sent when registering
+    /// (header names compare case-insensitively, but the provider gets the spelling given).
+    pub header_key: Option<String>,
     /// Provider API base URL; registration runs when set.
     pub provider_url: Option<url::Url>,
     /// Bearer credential for provider API calls.
@@ -181,6 +197,28 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Group commit sizing (write mode `batched`).
     pub batch: BatchOptions,
+    /// First wait between registration attempts; it doubles (with jitter) after each.
+    pub register_backoff: Duration,
+    /// Longest wait between registration attempts.
+    pub register_max_backoff: Duration,
+}
+
+/// What the `send` dev tool needs: how to sign, and where the local server listens.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Address the local server listens on (the default target of `send`).
+    pub listen: SocketAddr,
+    pub scheme: Scheme,
+    pub keys: Keys,
+    pub static_header: Option<StaticHeader>,
+}
+
+/// The signing settings, shared by the receiver (verifies) and `send` (signs).
+struct Signing {
+    scheme: Scheme,
+    keys: Keys,
+    shared_key: SecretString,
+    static_header: Option<StaticHeader>,
 }
 
 /// Loads the configuration: `path` (or `./config.toml` when present), then the environment.
@@ -193,6 +231,32 @@ pub fn load_with(
     path: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
+    validate(read_raw(path, env)?)
+}
+
+/// The lighter configuration of `send`: no database, only the signing settings (the shared
+/// key is still required: `send` signs with it).
+pub fn load_client(path: Option<&Path>) -> Result<ClientConfig, ConfigError> {
+    load_client_with(path, |var| std::env::var(var).ok())
+}
+
+/// Like [`load_client`], with the environment given as a function.
+pub fn load_client_with(
+    path: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ClientConfig, ConfigError> {
+    let raw = read_raw(path, env)?;
+    let signing = signing(&raw, " (send signs callbacks with it)")?;
+    Ok(ClientConfig {
+        listen: listen(&raw)?,
+        scheme: signing.scheme,
+        keys: signing.keys,
+        static_header: signing.static_header,
+    })
+}
+
+/// `path` (or `./config.toml` when present), then the environment over it.
+fn read_raw(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Raw, ConfigError> {
     let file = match path {
         Some(p) => Some(p.to_path_buf()),
         None => Some(Path::new("config.toml").to_path_buf()).filter(|p| p.exists()),
@@ -210,7 +274,7 @@ pub fn load_with(
         None => Raw::default(),
     };
     raw.apply_env(env)?;
-    validate(raw)
+    Ok(raw)
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -225,7 +289,7 @@ fn non_empty_secret(s: Option<SecretString>) -> Option<SecretString> {
 }
 
 fn validate(raw: Raw) -> Result<Config, ConfigError> {
-    let database_url = non_empty_secret(raw.database_url).ok_or(ConfigError::Missing {
+    let database_url = non_empty_secret(raw.database_url.clone()).ok_or(ConfigError::Missing {
         var: "DATABASE_URL",
         hint: " (a postgres:// URL)",
     })?;
@@ -241,63 +305,16 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         });
     }
 
-    let listen_s = non_empty(raw.listen).unwrap_or_else(|| "0.0.0.0:8080".into());
-    let listen = listen_s.parse().map_err(|_| ConfigError::Invalid {
-        var: "TXHOOK_LISTEN",
-        why: format!("{listen_s:?} is not an address like 0.0.0.0:8080"),
-    })?;
-
-    let scheme_s = non_empty(raw.signature_scheme).unwrap_or_else(|| "hmac-sha256".into());
-    let header = non_empty(raw.signature_header).unwrap_or_else(|| "X-Hubpay-Hmac".into());
-    let scheme = Scheme::parse(&scheme_s, &header).map_err(|why| ConfigError::Invalid {
-        var: "TXHOOK_SIGNATURE_SCHEME",
-        why,
-    })?;
-
-    let shared_key = non_empty_secret(raw.shared_key).ok_or(ConfigError::Missing {
-        var: "TXHOOK_SHARED_KEY",
-        hint: " (the key shared with the provider; serve refuses to start without it)",
-    })?;
-    let previous: Vec<SecretString> = raw
-        .previous_shared_keys
-        .map(|s| {
-            s.expose_secret()
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(|k| SecretString::from(k.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let keys = Keys::new(&scheme, shared_key, previous)
-        .map_err(|(var, why)| ConfigError::Invalid { var, why })?;
-
-    let static_header = match (
-        non_empty(raw.header_key),
-        non_empty_secret(raw.header_value),
-    ) {
-        (None, None) => None,
-        (Some(name), Some(value)) => {
-            Some(
-                StaticHeader::new(&name, value).map_err(|why| ConfigError::Invalid {
-                    var: "TXHOOK_HEADER_KEY",
-                    why,
-                })?,
-            )
-        }
-        (Some(_), None) => {
-            return Err(ConfigError::Missing {
-                var: "TXHOOK_HEADER_VALUE",
-                hint: " when TXHOOK_HEADER_KEY is set",
-            });
-        }
-        (None, Some(_)) => {
-            return Err(ConfigError::Missing {
-                var: "TXHOOK_HEADER_KEY",
-                hint: " when TXHOOK_HEADER_VALUE is set",
-            });
-        }
-    };
+    let listen = listen(&raw)?;
+    let Signing {
+        scheme,
+        keys,
+        shared_key,
+        static_header,
+    } = signing(
+        &raw,
+        " (the key shared with the provider; serve refuses to start without it)",
+    )?;
 
     let public_url = non_empty(raw.public_url)
         .map(|u| http_url("TXHOOK_PUBLIC_URL", &u))
@@ -362,7 +379,9 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         public_url,
         scheme,
         keys,
+        shared_key,
         static_header,
+        header_key: non_empty(raw.header_key.clone()),
         provider_url,
         provider_api_key: non_empty_secret(raw.provider_api_key),
         admin_token: non_empty_secret(raw.admin_token),
@@ -385,6 +404,82 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             3,
         )?,
         batch,
+        register_backoff: Duration::from_millis(raw.register_backoff_ms.unwrap_or(1000).max(1)),
+        register_max_backoff: secs(
+            "TXHOOK_REGISTER_MAX_BACKOFF_SECS",
+            raw.register_max_backoff_secs,
+            300,
+        )?,
+    })
+}
+
+fn listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {
+    let listen_s = non_empty(raw.listen.clone()).unwrap_or_else(|| "0.0.0.0:8080".into());
+    listen_s.parse().map_err(|_| ConfigError::Invalid {
+        var: "TXHOOK_LISTEN",
+        why: format!("{listen_s:?} is not an address like 0.0.0.0:8080"),
+    })
+}
+
+/// Scheme, keys and static header. `hint` says, when the key is missing, who needs it.
+fn signing(raw: &Raw, hint: &'static str) -> Result<Signing, ConfigError> {
+    let scheme_s = non_empty(raw.signature_scheme.clone()).unwrap_or_else(|| "hmac-sha256".into());
+    let header = non_empty(raw.signature_header.clone()).unwrap_or_else(|| "X-Hubpay-Hmac".into());
+    let scheme = Scheme::parse(&scheme_s, &header).map_err(|why| ConfigError::Invalid {
+        var: "TXHOOK_SIGNATURE_SCHEME",
+        why,
+    })?;
+
+    let shared_key = non_empty_secret(raw.shared_key.clone()).ok_or(ConfigError::Missing {
+        var: "TXHOOK_SHARED_KEY",
+        hint,
+    })?;
+    let previous: Vec<SecretString> = raw
+        .previous_shared_keys
+        .as_ref()
+        .map(|s| {
+            s.expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| SecretString::from(k.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let keys = Keys::new(&scheme, shared_key.clone(), previous)
+        .map_err(|(var, why)| ConfigError::Invalid { var, why })?;
+
+    let static_header = match (
+        non_empty(raw.header_key.clone()),
+        non_empty_secret(raw.header_value.clone()),
+    ) {
+        (None, None) => None,
+        (Some(name), Some(value)) => {
+            Some(
+                StaticHeader::new(&name, value).map_err(|why| ConfigError::Invalid {
+                    var: "TXHOOK_HEADER_KEY",
+                    why,
+                })?,
+            )
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::Missing {
+                var: "TXHOOK_HEADER_VALUE",
+                hint: " when TXHOOK_HEADER_KEY is set",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Missing {
+                var: "TXHOOK_HEADER_KEY",
+                hint: " when TXHOOK_HEADER_VALUE is set",
+            });
+        }
+    };
+    Ok(Signing {
+        scheme,
+        keys,
+        shared_key,
+        static_header,
     })
 }
 

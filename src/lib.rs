@@ -6,7 +6,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod devtools;
 pub mod http;
+pub mod mock;
+pub mod provider;
 pub mod server;
 pub mod store;
 pub mod telemetry;

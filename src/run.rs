@@ -1,28 +1,36 @@
-//! What each command does, given a loaded configuration.
+//! What each command does. Each loads the configuration it needs: `serve`, `migrate` and
+//! `subscribe` the full one, `send` only the signing settings, `mock-provider` none.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::cli::{Cli, Command};
-use crate::config::{Config, WriteMode};
+use crate::cli::{Cli, Command, SubscribeArgs};
+use crate::config::{self, Config, WriteMode};
 use crate::http::{AppState, app};
+use crate::provider::{ProviderError, Registrar, StatusHandle};
 use crate::store::{Batcher, Store, StoreError, Writer};
-use crate::{server, telemetry};
+use crate::{devtools, mock, server, telemetry};
 
-/// Runs the command `cli` names with `config`.
-pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+/// Runs the command `cli` names. A configuration problem comes back as a
+/// [`config::ConfigError`].
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = cli.config.as_deref();
     match cli.command {
         Command::Serve => {
+            let config = config::load(path)?;
             let listener = TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
             serve(config, listener, server::shutdown_signal()).await
         }
-        Command::Migrate => migrate(&config).await,
+        Command::Migrate => migrate(&config::load(path)?).await,
+        Command::Subscribe(args) => subscribe(&config::load(path)?, &args).await,
+        Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
+        Command::MockProvider(args) => mock::run(args, server::shutdown_signal()).await,
         Command::Reprocess { since } => {
-            let store = Store::connect_lazy(&config)?;
+            let store = Store::connect_lazy(&config::load(path)?)?;
             store.migrate().await?;
             let done = store.reprocess_quarantined(since).await?;
             println!(
@@ -46,8 +54,12 @@ pub async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
         .get(url)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
-    anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+        .map_err(|e| anyhow::anyhow!("unhealthy: {url}: {e}"))?;
+    anyhow::ensure!(
+        res.status().is_success(),
+        "unhealthy: {url} answered {}",
+        res.status()
+    );
     Ok(())
 }
 
@@ -59,8 +71,51 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Registers once, retrying within `args.timeout`; prints the outcome.
+pub async fn subscribe(config: &Config, args: &SubscribeArgs) -> anyhow::Result<()> {
+    // Attempts are recorded when the database is there; registering does not depend on it.
+    let store = Store::connect_lazy(config)?;
+    let store = match tokio::time::timeout(Duration::from_secs(10), store.migrate()).await {
+        Ok(Ok(())) => Some(store),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "database unavailable: attempts will not be recorded");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("database too slow: attempts will not be recorded");
+            None
+        }
+    };
+    let status = StatusHandle::default();
+    let registrar = Registrar::new(config, store, status.clone())?;
+    let result = match tokio::time::timeout(args.timeout, registrar.register()).await {
+        Ok(r) => r,
+        Err(_) => {
+            let last = status.get();
+            Err(ProviderError::TimedOut {
+                timeout: args.timeout,
+                last: match (last.http_status, last.answer) {
+                    (Some(s), Some(a)) => format!("HTTP {s}: {a}"),
+                    (None, Some(a)) => a,
+                    _ => "none finished".into(),
+                },
+            })
+        }
+    };
+    let attempt = result?;
+    println!(
+        "registered {} with {} (HTTP {}, attempt {})",
+        registrar.registration().callback_url,
+        registrar.registration().provider,
+        attempt.http_status.unwrap_or_default(),
+        attempt.number
+    );
+    Ok(())
+}
+
 /// Applies migrations (waiting a while for the database to come up), then serves on
-/// `listener` until `shutdown` resolves.
+/// `listener` until `shutdown` resolves. Registers with the provider in the background
+/// when one is configured.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -77,6 +132,15 @@ pub async fn serve(
         }
     };
     let state = AppState::new(config, store, writer, telemetry::metrics_handle());
+    let registration = match Registrar::new(
+        &state.config,
+        Some(state.store.clone()),
+        state.registration.clone(),
+    ) {
+        Ok(r) => Some(tokio::spawn(r.run_in_background())),
+        Err(ProviderError::NotConfigured) => None,
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(
         addr = %listener.local_addr()?,
         write_mode = ?state.config.write_mode,
@@ -84,6 +148,11 @@ pub async fn serve(
         "txhook listening"
     );
     server::serve(listener, app(state), shutdown, drain).await;
+    // Every request is answered and the router is gone, so the queue is closed: let the
+    // writers finish anything still queued.
+    if let Some(task) = registration {
+        task.abort();
+    }
     // Every request is answered and the router is gone, so the queue is closed: let the
     // writers finish anything still queued.
     if let Some(writers) = writers {

@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 mod openapi;
 mod params;
+mod subscription;
 mod transactions;
 mod webhook;
 
@@ -26,6 +27,7 @@ pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi;
 
 use crate::config::Config;
+use crate::provider::StatusHandle;
 use crate::store::{Store, Writer};
 use crate::verify::Verifier;
 
@@ -38,6 +40,8 @@ pub struct AppState {
     pub writer: Writer,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
+    /// This process's provider registration, for readiness detail.
+    pub registration: StatusHandle,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             writer,
             verifier: Arc::new(verifier),
             metrics,
+            registration: StatusHandle::default(),
         }
     }
 }

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{AppState, events, health, metrics, transactions, webhook};
+use super::{AppState, events, health, metrics, subscription, transactions, webhook};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(subscription::router())
         .routes(utoipa_axum::routes!(openapi_json))
 }
 

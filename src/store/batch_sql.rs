@@ -166,10 +166,7 @@ impl<'a> Final<'a> {
 
 /// Current state and history for every transaction of the batch: new transactions are
 /// inserted, existing ones locked (in id order) and judged event by event by the state rules.
-async fn apply_transactions(
-    tx: &mut Tx<'_>,
-    by_id: &Arrivals<'_>,
-) -> Result<(), StoreError> {
+async fn apply_transactions(tx: &mut Tx<'_>, by_id: &Arrivals<'_>) -> Result<(), StoreError> {
     // Insert each id with its first event; those already present are left alone here.
     let firsts: Vec<(&str, i64, &Transaction, DateTime<Utc>)> = by_id
         .iter()

@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod listing;
 mod reads;
+mod registrations;
 mod reprocess;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use error::StoreError;
 pub use events::{EventRow, TailError};
 pub use listing::{Page, TransactionFilter};
 pub use reads::{HistoryEntry, TransactionView};
+pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRow};
 pub use reprocess::Reprocessed;
 
 use crate::config::Config;

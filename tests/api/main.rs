@@ -4,6 +4,7 @@
 mod availability;
 mod dedup;
 mod helpers;
+mod provider;
 mod read_api;
 mod receiver;
 mod signatures;

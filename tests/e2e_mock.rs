@@ -1,0 +1,271 @@
+//! End to end, every part a real process on loopback: `txhook mock-provider` and
+//! `txhook serve` against a fresh PostgreSQL database. The receiver registers with the mock,
+//! the mock delivers transaction lifecycles (out of order, with network duplicates), the
+//! receiver is killed mid-run and restarted, and at the end every transaction's state in
+//! txhook equals the mock's ground truth and the event log holds each callback once.
+//!
+//! Needs DATABASE_URL (scripts/test.sh provides it). `TEST_LOG=1` shows both processes' logs.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+
+const SHARED_KEY: &str = "e2e-shared-key-2b91";
+const ADMIN_TOKEN: &str = "e2e-admin-token-77c0";
+const HEADER_VALUE: &str = "e2e-static-header-5d2a";
+
+/// A child process, killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn txhook(args: &[&str]) -> Command {
+    let config = std::env::temp_dir().join("txhook-e2e-empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_txhook"));
+    let logs = std::env::var("TEST_LOG").is_ok();
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", if logs { "info" } else { "warn" })
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(if logs {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn fresh_database() -> String {
+    let admin = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a PostgreSQL server: run scripts/test.sh");
+    let name = format!("txhook_e2e_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!(r#"create database "{name}""#))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+fn start_receiver(port: u16, mock_port: u16, db: &str) -> Proc {
+    let child = txhook(&["serve"])
+        .env("DATABASE_URL", db)
+        .env("TXHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TXHOOK_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env(
+            "TXHOOK_PROVIDER_URL",
+            format!("http://127.0.0.1:{mock_port}"),
+        )
+        .env("TXHOOK_SHARED_KEY", SHARED_KEY)
+        .env("TXHOOK_HEADER_KEY", "X-Txhook-Token")
+        .env("TXHOOK_HEADER_VALUE", HEADER_VALUE)
+        .env("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("TXHOOK_REGISTER_BACKOFF_MS", "50")
+        .spawn()
+        .expect("start txhook serve");
+    Proc(child)
+}
+
+/// Polls `check` every 25 ms until it returns `Some`, failing after `within`.
+async fn until<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
+    let started = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let db = fresh_database().await;
+    let (mock_port, port) = (free_port(), free_port());
+    let report_url = format!("http://127.0.0.1:{mock_port}/mock/deliveries");
+    let report = || {
+        let (http, url) = (http.clone(), report_url.clone());
+        async move {
+            let r = http.get(&url).send().await.ok()?;
+            r.json::<Value>().await.ok()
+        }
+    };
+
+    // Arrange: the mock provider, 60 lifecycles at 20 a second, its 7-day retry schedule
+    // compressed 500 times (first retry after 10 ms), out of order, 20 % duplicates.
+    let _mock = Proc(
+        txhook(&[
+            "mock-provider",
+            "--listen",
+            &format!("127.0.0.1:{mock_port}"),
+            "--count",
+            "60",
+            "--rate",
+            "20",
+            "--time-scale",
+            "0.002",
+            "--duplicate-rate",
+            "0.2",
+            "--reorder",
+        ])
+        .spawn()
+        .expect("start the mock provider"),
+    );
+    until("the mock provider", Duration::from_secs(10), report).await;
+
+    // Act: the receiver registers, deliveries flow ...
+    let mut receiver = start_receiver(port, mock_port, &db);
+    until("some deliveries", Duration::from_secs(15), || async {
+        report()
+            .await
+            .filter(|r| r["delivered"].as_u64() >= Some(20))
+    })
+    .await;
+
+    // ... the receiver dies mid-run and stays down while the mock keeps failing to deliver ...
+    receiver.0.kill().unwrap();
+    receiver.0.wait().unwrap();
+    let down_at = Instant::now();
+    let failed_before = report().await.unwrap()["failedAttempts"].as_u64().unwrap();
+    // Down for at least 1.5 s (12.5 minutes of the provider's schedule at this time scale)
+    // and until the mock has seen its deliveries fail many times.
+    until(
+        "failed deliveries while down",
+        Duration::from_secs(15),
+        || async {
+            report().await.filter(|r| {
+                r["failedAttempts"].as_u64().unwrap() >= failed_before + 60
+                    && down_at.elapsed() >= Duration::from_millis(1500)
+            })
+        },
+    )
+    .await;
+    let down_report = report().await.unwrap();
+
+    // ... and comes back on the same address.
+    let _receiver = start_receiver(port, mock_port, &db);
+    let down_for = down_at.elapsed();
+    let last = until("every delivery", Duration::from_secs(25), || async {
+        report().await.filter(|r| r["complete"] == true)
+    })
+    .await;
+
+    // Assert: nothing given up, one registration (the restart found it recorded).
+    assert_eq!(last["expired"], 0, "{last}");
+    assert_eq!(last["pending"], 0);
+    assert_eq!(last["subscribeRequests"], 1, "{last}");
+
+    // Every transaction's state in txhook is the mock's ground truth, with one history
+    // entry per distinct callback.
+    let items = last["items"].as_array().unwrap();
+    for t in items {
+        let id = t["id"].as_str().unwrap();
+        let got: Value = http
+            .get(format!("http://127.0.0.1:{port}/api/v1/transactions/{id}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            got["status"]["state"], t["finalState"],
+            "{id}: {got} vs {t}"
+        );
+        assert_eq!(
+            got["history"].as_array().map(Vec::len),
+            t["states"].as_array().map(Vec::len),
+            "{id}"
+        );
+    }
+
+    // The event log holds each distinct callback exactly once.
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let per_tx: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+        "select transaction_id, count(*) from events group by transaction_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    for t in items {
+        let want = t["states"].as_array().unwrap().len() as i64;
+        assert_eq!(per_tx.get(t["id"].as_str().unwrap()), Some(&want), "{t}");
+    }
+    let events: i64 = sqlx::query_scalar("select count(*) from events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events, last["callbacks"].as_i64().unwrap());
+    let stored = last["answers"]["stored"].as_i64().unwrap_or(0);
+    let duplicate = last["answers"]["duplicate"].as_i64().unwrap_or(0);
+    assert!(stored <= events, "more 'stored' answers than callbacks");
+    // Every 200 said stored or duplicate: nothing was quarantined or refused.
+    let answered: i64 = last["answers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            assert!(k == "stored" || k == "duplicate", "unexpected answer {k}");
+            v.as_i64().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        answered,
+        last["attempts"].as_i64().unwrap() - last["failedAttempts"].as_i64().unwrap()
+    );
+
+    println!(
+        "e2e: {} transactions, {} distinct callbacks delivered in {} attempts \
+         ({} failed, {} retries; {} failed while the receiver was down for {} ms); \
+         {} network duplicates sent, {} duplicate answers absorbed, {} stored; \
+         events in log: {}; took {:.1} s",
+        last["transactions"],
+        last["delivered"],
+        last["attempts"],
+        last["failedAttempts"],
+        last["retries"],
+        down_report["failedAttempts"].as_u64().unwrap() - failed_before,
+        down_for.as_millis(),
+        last["duplicatesSent"],
+        duplicate,
+        stored,
+        events,
+        started.elapsed().as_secs_f64()
+    );
+}
