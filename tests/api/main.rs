@@ -2,6 +2,7 @@
 //! Run them with `scripts/test.sh`, which provides the database.
 
 mod availability;
+mod batching;
 mod dedup;
 mod helpers;
 mod provider;

@@ -1,0 +1,344 @@
+//! Group commit (`TXHOOK_WRITE_MODE=batched`): correctness, not speed.
+//!
+//! Batches are made deterministic by holding the only writer: a test transaction locks a
+//! transaction row, a callback for that row makes the writer wait on the lock, and the
+//! callbacks sent meanwhile queue up (visible as `writeQueue` in `/readyz`) until the lock
+//! goes, when the writer takes them all as its next batch.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use tokio::task::JoinHandle;
+
+use crate::helpers::*;
+
+fn one_writer() -> Settings {
+    Settings::default()
+        .set("TXHOOK_WRITE_MODE", "batched")
+        .set("TXHOOK_BATCH_WRITERS", "1")
+}
+
+/// Sends `body` in the background; the handle yields (status, answer, Retry-After present).
+fn send(app: &TestApp, body: String) -> JoinHandle<(u16, Value, bool)> {
+    let client = app.client.clone();
+    let url = app.url("/webhooks/transactions");
+    tokio::spawn(async move {
+        let r = client
+            .post(url)
+            .headers(hmac_headers(SHARED_KEY, body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let retry_after = r.headers().contains_key("retry-after");
+        (status, r.json().await.unwrap_or(Value::Null), retry_after)
+    })
+}
+
+async fn write_queue(app: &TestApp) -> u64 {
+    let ready: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ready["writeQueue"]
+        .as_u64()
+        .expect("batched mode shows writeQueue")
+}
+
+/// Polls until `cond` holds, or fails after a deadline.
+async fn until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Makes the single writer wait: returns the lock holder and the blocked request.
+async fn hold_writer(
+    app: &TestApp,
+) -> (
+    Transaction<'static, Postgres>,
+    JoinHandle<(u16, Value, bool)>,
+) {
+    let id = format!("blocker-{}", new_id());
+    assert_eq!(
+        app.deliver(&tx_body(&id, "PAYMENT", "PENDING", "1"))
+            .await
+            .0,
+        200
+    );
+    let mut lock = app.db.begin().await.unwrap();
+    sqlx::query("select 1 from transactions where id = $1 for update")
+        .bind(&id)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let blocked = send(app, tx_body(&id, "PAYMENT", "PROCESSING", "1"));
+    let db = app.db.clone();
+    until("the writer waits on the row lock", || {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from pg_stat_activity
+                  where datname = current_database() and wait_event_type = 'Lock'
+                    and query like 'select id, state, current_sequence%'",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap()
+                > 0
+        }
+    })
+    .await;
+    (lock, blocked)
+}
+
+async fn queue_reaches(app: &TestApp, n: u64) {
+    until(&format!("{n} callbacks queued"), || async {
+        write_queue(app).await >= n
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn duplicates_inside_one_batch_are_stored_once() {
+    let app = TestApp::spawn_with(one_writer()).await;
+    let (lock, blocked) = hold_writer(&app).await;
+    let body = tx_body(&new_id(), "DEPOSIT", "SUCCESS", "3.30");
+    let sends: Vec<_> = (0..10).map(|_| send(&app, body.clone())).collect();
+    queue_reaches(&app, 10).await;
+    lock.commit().await.unwrap();
+
+    assert_eq!(blocked.await.unwrap().0, 200);
+    let mut stored = 0;
+    for s in sends {
+        let (status, answer, _) = s.await.unwrap();
+        assert_eq!(status, 200);
+        match answer["status"].as_str() {
+            Some("stored") => stored += 1,
+            Some("duplicate") => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(stored, 1);
+    let dedup = txhook::transaction::read(body.as_bytes(), None).dedup_key;
+    let rows: i64 = sqlx::query_scalar("select count(*) from events where dedup_key = $1")
+        .bind(dedup)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn duplicates_across_batches_and_writers_are_stored_once() {
+    let app = TestApp::spawn_with(Settings::default().set("TXHOOK_BATCH_WRITERS", "4")).await;
+    let bodies: Vec<String> = (0..20)
+        .map(|_| tx_body(&new_id(), "PAYMENT", "PENDING", "1"))
+        .collect();
+    // Every body five times, interleaved, all at once.
+    let sends: Vec<_> = (0..5)
+        .flat_map(|_| bodies.iter().map(|b| send(&app, b.clone())))
+        .collect();
+    let mut stored = 0;
+    for s in sends {
+        let (status, answer, _) = s.await.unwrap();
+        assert_eq!(status, 200);
+        stored += usize::from(answer["status"] == "stored");
+    }
+    assert_eq!(stored, 20);
+    assert_eq!(app.count("select count(*) from events").await, 20);
+}
+
+#[tokio::test]
+async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
+    let app = TestApp::spawn_with(one_writer()).await;
+    let id = new_id();
+    let (lock, blocked) = hold_writer(&app).await;
+    // Queued in this order (each waits until the previous is queued): PENDING, SUCCESS, then
+    // a late PROCESSING that must not replace SUCCESS.
+    let mut sends = Vec::new();
+    for (i, state) in ["PENDING", "SUCCESS", "PROCESSING"].iter().enumerate() {
+        sends.push(send(&app, tx_body(&id, "PAYMENT", state, "9.99")));
+        queue_reaches(&app, i as u64 + 1).await;
+    }
+    lock.commit().await.unwrap();
+    assert_eq!(blocked.await.unwrap().0, 200);
+    for s in sends {
+        let (status, answer, _) = s.await.unwrap();
+        assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
+    }
+    let t: Value = app
+        .get_admin(&format!("/api/v1/transactions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["status"]["state"], "SUCCESS");
+    let history: Vec<(String, bool)> = t["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["state"].as_str().unwrap().to_owned(),
+                h["applied"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("PENDING".into(), true),
+            ("SUCCESS".into(), true),
+            ("PROCESSING".into(), false)
+        ]
+    );
+    // The columns follow the callback that is current.
+    let state: String = sqlx::query_scalar("select state from transactions where id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "SUCCESS");
+}
+
+#[tokio::test]
+async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
+    let app = TestApp::spawn_with(one_writer()).await;
+    // The database refuses one row for its data, as a constraint or a bad value would.
+    sqlx::raw_sql(
+        "create function refuse_poison() returns trigger language plpgsql as $$
+         begin
+           if new.state = 'POISON' then
+             raise exception 'poison row' using errcode = '22023';
+           end if;
+           return new;
+         end $$;
+         create trigger refuse_poison before insert on transaction_states
+           for each row execute function refuse_poison();",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let (lock, blocked) = hold_writer(&app).await;
+    let mut sends = Vec::new();
+    for i in 0..6 {
+        let state = if i == 3 { "POISON" } else { "PENDING" };
+        sends.push(send(&app, tx_body(&new_id(), "PAYMENT", state, "1")));
+    }
+    queue_reaches(&app, 6).await;
+    lock.commit().await.unwrap();
+    assert_eq!(blocked.await.unwrap().0, 200);
+
+    let mut answers = Vec::new();
+    for s in sends {
+        let (status, answer, _) = s.await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        answers.push(answer["status"].as_str().unwrap().to_owned());
+    }
+    // The refused transaction is kept raw in quarantine; the other five are stored.
+    assert_eq!(
+        answers.iter().filter(|a| *a == "stored").count(),
+        5,
+        "{answers:?}"
+    );
+    assert_eq!(answers[3], "quarantined");
+    let reason: String =
+        sqlx::query_scalar("select quarantine_reason from events where outcome = 'quarantined'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(reason.contains("22023"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_failed_batch_answers_every_waiter_503_and_stores_none() {
+    let app = TestApp::spawn_with(one_writer()).await;
+    // A failure that is not about one row's data (the disk is full): the whole batch fails.
+    sqlx::raw_sql(
+        "create function disk_full() returns trigger language plpgsql as $$
+         begin
+           if new.state = 'DISKFULL' then
+             raise exception 'could not extend file' using errcode = '53100';
+           end if;
+           return new;
+         end $$;
+         create trigger disk_full before insert on transaction_states
+           for each row execute function disk_full();",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let (lock, blocked) = hold_writer(&app).await;
+    let mut sends = Vec::new();
+    for i in 0..5 {
+        let state = if i == 2 { "DISKFULL" } else { "PENDING" };
+        sends.push(send(&app, tx_body(&new_id(), "PAYMENT", state, "1")));
+    }
+    queue_reaches(&app, 5).await;
+    lock.commit().await.unwrap();
+    assert_eq!(blocked.await.unwrap().0, 200);
+
+    for s in sends {
+        let (status, answer, retry_after) = s.await.unwrap();
+        assert_eq!(status, 503, "{answer}");
+        assert!(retry_after);
+    }
+    assert_eq!(
+        app.count("select count(*) from events where transaction_id not like 'blocker-%'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after_at_once() {
+    let app = TestApp::spawn_with(one_writer().set("TXHOOK_QUEUE_CAPACITY", "2")).await;
+    let (lock, blocked) = hold_writer(&app).await;
+    let queued: Vec<_> = (0..2)
+        .map(|_| send(&app, tx_body(&new_id(), "PAYMENT", "PENDING", "1")))
+        .collect();
+    queue_reaches(&app, 2).await;
+
+    // The queue is full: more callbacks are refused at once, without waiting for the writer.
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let (status, answer, retry_after) =
+            send(&app, tx_body(&new_id(), "PAYMENT", "PENDING", "1"))
+                .await
+                .unwrap();
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (503, Some("overloaded"))
+        );
+        assert!(retry_after);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refusals waited for the writer"
+    );
+
+    lock.commit().await.unwrap();
+    assert_eq!(blocked.await.unwrap().0, 200);
+    for s in queued {
+        assert_eq!(s.await.unwrap().1["status"], "stored");
+    }
+}
