@@ -55,6 +55,7 @@ struct Raw {
     shutdown_timeout_secs: Option<u64>,
     db_max_connections: Option<u64>,
     db_acquire_timeout_secs: Option<u64>,
+    max_concurrent_requests: Option<u64>,
     batch_writers: Option<u64>,
     batch_max: Option<u64>,
     queue_capacity: Option<u64>,
@@ -118,6 +119,11 @@ impl Raw {
         over!(
             db_acquire_timeout_secs,
             "TXHOOK_DB_ACQUIRE_TIMEOUT_SECS",
+            number
+        );
+        over!(
+            max_concurrent_requests,
+            "TXHOOK_MAX_CONCURRENT_REQUESTS",
             number
         );
         over!(batch_writers, "TXHOOK_BATCH_WRITERS", number);
@@ -191,6 +197,9 @@ pub struct Config {
     pub store_timeout: Duration,
     /// Time allowed to drain in-flight requests on shutdown.
     pub shutdown_timeout: Duration,
+    /// Requests (other than health, readiness and metrics) handled at once; beyond it the
+    /// answer is 503 with `Retry-After` at once.
+    pub max_concurrent_requests: usize,
     /// Size of the PostgreSQL connection pool.
     pub db_max_connections: u32,
     /// How long a request waits for a pooled connection.
@@ -396,6 +405,12 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             "TXHOOK_SHUTDOWN_TIMEOUT_SECS",
             raw.shutdown_timeout_secs,
             25,
+        )?,
+        max_concurrent_requests: count(
+            "TXHOOK_MAX_CONCURRENT_REQUESTS",
+            raw.max_concurrent_requests,
+            1024,
+            1_000_000,
         )?,
         db_max_connections,
         db_acquire_timeout: secs(

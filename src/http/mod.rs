@@ -19,6 +19,7 @@ use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// This process's provider registration, for readiness detail.
     pub registration: StatusHandle,
+    /// Slots for requests in flight (load shedding).
+    pub slots: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             keys: config.keys.clone(),
             static_header: config.static_header.clone(),
         };
+        let config_slots = config.max_concurrent_requests;
         Self {
             config: Arc::new(config),
             store,
@@ -59,6 +63,7 @@ impl AppState {
             verifier: Arc::new(verifier),
             metrics,
             registration: StatusHandle::default(),
+            slots: Arc::new(Semaphore::new(config_slots)),
         }
     }
 }
@@ -70,10 +75,12 @@ pub fn app(state: AppState) -> Router {
     // A backstop for anything that outlives the per-step timeouts inside the handlers.
     let backstop =
         state.config.request_timeout + state.config.store_timeout + Duration::from_secs(1);
+    let slots = state.slots.clone();
     openapi::routes()
         .split_for_parts()
         .0
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(slots, shed_load))
         .layer(axum::middleware::from_fn(record_request))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +103,26 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Load shedding: beyond the configured number of requests in flight, answer 503 with
+/// `Retry-After` at once, so that a flood meets a fast refusal instead of a queue in front of
+/// the database pool. Health, readiness and metrics always answer.
+async fn shed_load(
+    axum::extract::State(slots): axum::extract::State<Arc<Semaphore>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+        return next.run(req).await;
+    }
+    match slots.try_acquire_owned() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => {
+            ::metrics::counter!("txhook_requests_shed_total").increment(1);
+            axum::response::IntoResponse::into_response(ApiError::Overloaded)
+        }
+    }
 }
 
 /// Counts every request and times it, by route (the matched pattern, not the raw path, so
