@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod server;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 pub mod transaction;
 pub mod verify;

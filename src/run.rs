@@ -4,12 +4,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::http::{AppState, app};
 use crate::store::{Store, StoreError};
-use crate::{server, telemetry};
+use crate::{server, stream, telemetry};
 
 /// Runs the command `cli` names with `config`.
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
@@ -69,7 +70,25 @@ pub async fn serve(
     let store = Store::connect_lazy(&config)?;
     migrate_with_patience(&store).await?;
     let drain = config.shutdown_timeout;
-    let state = AppState::new(config, store, telemetry::metrics_handle());
+    let stream_config = stream::ClientConfig::from_config(&config);
+    let mut state = AppState::new(config, store.clone(), telemetry::metrics_handle());
+
+    // Stream ingestion runs beside the HTTP server when a realm key is set, and is told to
+    // stop (unsubscribe, close) the moment shutdown starts, while requests drain.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ingestion = stream_config.map(|cfg| {
+        let status = std::sync::Arc::new(stream::StreamStatus::default());
+        state = state.clone().with_stream(status.clone());
+        tokio::spawn(stream::run(cfg, store, status, stop_rx))
+    });
+    if ingestion.is_none() {
+        tracing::info!("stream ingestion off: TXHOOK_REALM_KEY is not set");
+    }
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+
     tracing::info!(
         addr = %listener.local_addr()?,
         write_mode = ?state.config.write_mode,
@@ -77,6 +96,15 @@ pub async fn serve(
         "txhook listening"
     );
     server::serve(listener, app(state), shutdown, drain).await;
+    if let Some(task) = ingestion {
+        // The client bounds its own goodbye; this bounds everything else.
+        if tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stream ingestion did not stop in time");
+        }
+    }
     Ok(())
 }
 

@@ -23,23 +23,32 @@ async fn healthz() -> Json<Value> {
 }
 
 /// 200 when the database answers and migrations are applied, else 503.
+///
+/// With stream ingestion running, the answer also carries `stream`: its state, the last error
+/// (such as the server refusing the realm key), reconnects and events. A stream that is down
+/// does not make txhook unready: callbacks are still received.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, description = "ready to store callbacks", body = Object),
     (status = 503, description = "database unreachable or migrations pending", body = Object),
 ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match tokio::time::timeout(state.config.store_timeout, state.store.ready()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready");
-            (
+    let (status, mut body) =
+        match tokio::time::timeout(state.config.store_timeout, state.store.ready()).await {
+            Ok(Ok(())) => (StatusCode::OK, json!({ "status": "ready" })),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "not ready");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "status": "unavailable", "database": e.to_string() }),
+                )
+            }
+            Err(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": e.to_string() })),
-            )
-        }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "timed out" })),
-        ),
+                json!({ "status": "unavailable", "database": "timed out" }),
+            ),
+        };
+    if let Some(stream) = &state.stream {
+        body["stream"] = json!(stream.snapshot());
     }
+    (status, Json(body))
 }

@@ -27,6 +27,7 @@ pub use openapi::openapi;
 
 use crate::config::Config;
 use crate::store::Store;
+use crate::stream::StreamStatus;
 use crate::verify::Verifier;
 
 /// What every handler can reach.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub store: Store,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
+    /// The stream client's status, when ingestion runs (readiness detail).
+    pub stream: Option<Arc<StreamStatus>>,
 }
 
 impl AppState {
@@ -51,7 +54,14 @@ impl AppState {
             store,
             verifier: Arc::new(verifier),
             metrics,
+            stream: None,
         }
+    }
+
+    /// The same state, reporting `status` as the stream's.
+    pub fn with_stream(mut self, status: Arc<StreamStatus>) -> Self {
+        self.stream = Some(status);
+        self
     }
 }
 

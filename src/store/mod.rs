@@ -6,6 +6,7 @@ mod events;
 mod listing;
 mod reads;
 mod reprocess;
+mod stream_events;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ pub use events::{EventRow, TailError};
 pub use listing::{Page, TransactionFilter};
 pub use reads::{HistoryEntry, TransactionView};
 pub use reprocess::Reprocessed;
+pub use stream_events::{NewStreamEvent, StreamOutcome};
 
 use crate::config::Config;
 
