@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -67,6 +67,7 @@ struct Shared {
     subscribed_now: AtomicUsize,
     close_frames: AtomicU64,
     received: Mutex<Vec<String>>,
+    connected_at: Mutex<Vec<Instant>>,
 }
 
 /// The fake server's state and test controls. Clones share everything.
@@ -87,6 +88,7 @@ impl FakeStream {
             subscribed_now: AtomicUsize::new(0),
             close_frames: AtomicU64::new(0),
             received: Mutex::new(Vec::new()),
+            connected_at: Mutex::new(Vec::new()),
         });
         if let Some(rate) = rate.filter(|r| *r > 0.0) {
             tokio::spawn(emit(Arc::downgrade(&shared), rate));
@@ -145,6 +147,11 @@ impl FakeStream {
     /// Close frames received from clients (clean closes).
     pub fn close_frames(&self) -> u64 {
         self.shared.close_frames.load(Ordering::SeqCst)
+    }
+
+    /// When each connection was accepted, in order (to measure reconnect pacing).
+    pub fn connection_times(&self) -> Vec<Instant> {
+        lock(&self.shared.connected_at).clone()
     }
 
     /// Every text frame received, in order, from all connections.
@@ -206,6 +213,7 @@ fn notification(event: &str, entity_id: &str, timestamp: Value) -> Value {
 }
 
 async fn connection(shared: Arc<Shared>, mut socket: WebSocket) {
+    lock(&shared.connected_at).push(Instant::now());
     shared.connections.fetch_add(1, Ordering::SeqCst);
     let mut control = shared.control.subscribe();
     let mut subscribed = false;
