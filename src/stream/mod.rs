@@ -10,6 +10,7 @@ pub mod catalogue;
 mod client;
 pub mod fake_server;
 pub mod protocol;
+mod session;
 mod status;
 pub mod timestamp;
 
