@@ -47,6 +47,10 @@ struct Raw {
     admin_token: Option<SecretString>,
     stream_url: Option<String>,
     realm_key: Option<SecretString>,
+    stream_ping_interval_secs: Option<u64>,
+    stream_idle_timeout_secs: Option<u64>,
+    stream_backoff_initial_ms: Option<u64>,
+    stream_backoff_max_ms: Option<u64>,
     max_body_bytes: Option<u64>,
     write_mode: Option<String>,
     log_format: Option<String>,
@@ -105,6 +109,26 @@ impl Raw {
         over!(admin_token, "TXHOOK_ADMIN_TOKEN", secret);
         over!(stream_url, "TXHOOK_STREAM_URL", text);
         over!(realm_key, "TXHOOK_REALM_KEY", secret);
+        over!(
+            stream_ping_interval_secs,
+            "TXHOOK_STREAM_PING_INTERVAL_SECS",
+            number
+        );
+        over!(
+            stream_idle_timeout_secs,
+            "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
+            number
+        );
+        over!(
+            stream_backoff_initial_ms,
+            "TXHOOK_STREAM_BACKOFF_INITIAL_MS",
+            number
+        );
+        over!(
+            stream_backoff_max_ms,
+            "TXHOOK_STREAM_BACKOFF_MAX_MS",
+            number
+        );
         over!(max_body_bytes, "TXHOOK_MAX_BODY_BYTES", number);
         over!(write_mode, "TXHOOK_WRITE_MODE", text);
         over!(log_format, "TXHOOK_LOG_FORMAT", text);
@@ -185,6 +209,15 @@ pub struct Config {
     pub stream_url: url::Url,
     /// Realm key; stream ingestion runs when set.
     pub realm_key: Option<SecretString>,
+    /// How often the stream client pings the server (keepalive).
+    pub stream_ping_interval: Duration,
+    /// No frame (event, pong, anything) for this long: the connection is dropped and made
+    /// again. Longer than the ping interval.
+    pub stream_idle_timeout: Duration,
+    /// First reconnect delay; it doubles per failed attempt, up to the cap.
+    pub stream_backoff_initial: Duration,
+    /// Largest reconnect delay.
+    pub stream_backoff_max: Duration,
     /// Largest callback body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How callbacks are committed.
@@ -348,6 +381,38 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             why: format!("{stream_s:?} is not a ws:// or wss:// URL"),
         })?;
 
+    let stream_ping_interval = secs(
+        "TXHOOK_STREAM_PING_INTERVAL_SECS",
+        raw.stream_ping_interval_secs,
+        15,
+    )?;
+    let stream_idle_timeout = secs(
+        "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
+        raw.stream_idle_timeout_secs,
+        45,
+    )?;
+    if stream_idle_timeout <= stream_ping_interval {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
+            why: "must be longer than TXHOOK_STREAM_PING_INTERVAL_SECS".into(),
+        });
+    }
+    let stream_backoff_initial =
+        Duration::from_millis(raw.stream_backoff_initial_ms.unwrap_or(500));
+    let stream_backoff_max = Duration::from_millis(raw.stream_backoff_max_ms.unwrap_or(30_000));
+    if stream_backoff_initial < Duration::from_millis(10) {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_STREAM_BACKOFF_INITIAL_MS",
+            why: "must be at least 10 (no reconnect loop without a pause)".into(),
+        });
+    }
+    if stream_backoff_max < stream_backoff_initial {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_STREAM_BACKOFF_MAX_MS",
+            why: "must be at least TXHOOK_STREAM_BACKOFF_INITIAL_MS".into(),
+        });
+    }
+
     let max_body_bytes = raw.max_body_bytes.unwrap_or(1_048_576) as usize;
     if max_body_bytes == 0 {
         return Err(ConfigError::Invalid {
@@ -396,6 +461,10 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         admin_token: non_empty_secret(raw.admin_token),
         stream_url,
         realm_key: non_empty_secret(raw.realm_key),
+        stream_ping_interval,
+        stream_idle_timeout,
+        stream_backoff_initial,
+        stream_backoff_max,
         max_body_bytes,
         write_mode,
         log_format,

@@ -12,6 +12,7 @@ pub mod mock;
 pub mod provider;
 pub mod server;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 pub mod transaction;
 pub mod verify;

@@ -5,13 +5,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::cli::{Cli, Command, SubscribeArgs};
 use crate::config::{self, Config, WriteMode};
 use crate::http::{AppState, app};
 use crate::provider::{ProviderError, Registrar, StatusHandle};
 use crate::store::{Batcher, Store, StoreError, Writer};
-use crate::{devtools, mock, server, telemetry};
+use crate::{devtools, mock, server, stream, telemetry};
 
 /// Runs the command `cli` names. A configuration problem comes back as a
 /// [`config::ConfigError`].
@@ -131,7 +132,8 @@ pub async fn serve(
             (Writer::Batched(batcher), Some(writers))
         }
     };
-    let state = AppState::new(config, store, writer, telemetry::metrics_handle());
+    let stream_config = stream::ClientConfig::from_config(&config);
+    let mut state = AppState::new(config, store.clone(), writer, telemetry::metrics_handle());
     let registration = match Registrar::new(
         &state.config,
         Some(state.store.clone()),
@@ -141,6 +143,23 @@ pub async fn serve(
         Err(ProviderError::NotConfigured) => None,
         Err(e) => return Err(e.into()),
     };
+
+    // Stream ingestion runs beside the HTTP server when a realm key is set, and is told to
+    // stop (unsubscribe, close) the moment shutdown starts, while requests drain.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ingestion = stream_config.map(|cfg| {
+        let status = std::sync::Arc::new(stream::StreamStatus::default());
+        state = state.clone().with_stream(status.clone());
+        tokio::spawn(stream::run(cfg, store, status, stop_rx))
+    });
+    if ingestion.is_none() {
+        tracing::info!("stream ingestion off: TXHOOK_REALM_KEY is not set");
+    }
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+
     tracing::info!(
         addr = %listener.local_addr()?,
         write_mode = ?state.config.write_mode,
@@ -148,10 +167,17 @@ pub async fn serve(
         "txhook listening"
     );
     server::serve(listener, app(state), shutdown, drain).await;
-    // Every request is answered and the router is gone, so the queue is closed: let the
-    // writers finish anything still queued.
     if let Some(task) = registration {
         task.abort();
+    }
+    if let Some(task) = ingestion {
+        // The client bounds its own goodbye; this bounds everything else.
+        if tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stream ingestion did not stop in time");
+        }
     }
     // Every request is answered and the router is gone, so the queue is closed: let the
     // writers finish anything still queued.

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
+use txhook::stream::fake_server::{Options, serve_stream};
 
 use txhook::verify::sign_hmac_hex;
 
@@ -30,7 +31,8 @@ const HEADER_VALUE: &str = "hv-SECRET-static-4d5e66";
 const ADMIN_TOKEN: &str = "at-SECRET-admin-6f7081";
 const PROVIDER_API_KEY: &str = "pk-SECRET-provider-8a9b22";
 const DB_PASSWORD: &str = "pw-SECRET-database-c3d455";
-const SECRETS: [&str; 7] = [
+const REALM_KEY: &str = "rk-SECRET-realm-d5e677";
+const SECRETS: [&str; 8] = [
     SHARED_KEY,
     PREVIOUS_KEY_1,
     PREVIOUS_KEY_2,
@@ -38,6 +40,7 @@ const SECRETS: [&str; 7] = [
     ADMIN_TOKEN,
     PROVIDER_API_KEY,
     DB_PASSWORD,
+    REALM_KEY,
 ];
 
 #[tokio::test]
@@ -282,6 +285,7 @@ fn secret_env() -> Vec<(&'static str, String)> {
         ("TXHOOK_HEADER_VALUE", HEADER_VALUE.into()),
         ("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN.into()),
         ("TXHOOK_PROVIDER_API_KEY", PROVIDER_API_KEY.into()),
+        ("TXHOOK_REALM_KEY", REALM_KEY.into()),
     ]
 }
 
@@ -306,11 +310,33 @@ async fn config_error_runs(format: &str) -> Vec<Output> {
 /// Runs the real server with every secret set and debug logs, exercises every path that
 /// handles a secret, then stops it with SIGTERM.
 async fn serve_session(format: &str) -> Output {
+    // The stream is subscribed, carries an event and is unsubscribed on SIGTERM: every
+    // path that sends the realm key.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake = serve_stream(
+        listener,
+        Options {
+            realm_key: REALM_KEY.into(),
+            ..Options::default()
+        },
+    )
+    .await;
     let mut env = secret_env();
     env.push(("RUST_LOG", "debug".into()));
     env.push(("TXHOOK_LOG_FORMAT", format.into()));
+    env.push(("TXHOOK_STREAM_URL", fake.url()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(&env).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.stream.subscribed_now() == 0 {
+        assert!(Instant::now() < deadline, "the stream was never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.stream.send_event(
+        "transaction.done",
+        "63967141191e9023f356df9f",
+        Value::from(1671547687),
+    );
     let client = reqwest::Client::new();
     let callback = server.url("/webhooks/transactions");
     let post = |body: String, key: &str, static_value: &str| {
@@ -362,7 +388,13 @@ async fn serve_session(format: &str) -> Output {
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "quarantined");
 
     server.terminate();
-    server.wait(Duration::from_secs(30)).await
+    let out = server.wait(Duration::from_secs(30)).await;
+    let unsubscribe = format!(r#"{{"type":"unsubscribe","realm":"{REALM_KEY}"}}"#);
+    assert!(
+        fake.stream.received().contains(&unsubscribe),
+        "no unsubscribe on SIGTERM"
+    );
+    out
 }
 
 /// A running `txhook serve` on its own fresh database, its output being collected.

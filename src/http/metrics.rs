@@ -13,7 +13,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Prometheus metrics: callbacks by outcome, rejections by reason, request latency, database
-/// errors and pool usage.
+/// errors, pool usage, and the stream's state (connected, reconnects, events by name, last
+/// event time, malformed frames, refused subscriptions).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
 ))]

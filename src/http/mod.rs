@@ -30,6 +30,7 @@ pub use openapi::openapi;
 use crate::config::Config;
 use crate::provider::StatusHandle;
 use crate::store::{Store, Writer};
+use crate::stream::StreamStatus;
 use crate::verify::Verifier;
 
 /// What every handler can reach.
@@ -45,6 +46,8 @@ pub struct AppState {
     pub registration: StatusHandle,
     /// Slots for requests in flight (load shedding).
     pub slots: Arc<Semaphore>,
+    /// The stream client's status, when ingestion runs (readiness detail).
+    pub stream: Option<Arc<StreamStatus>>,
 }
 
 impl AppState {
@@ -64,7 +67,14 @@ impl AppState {
             metrics,
             registration: StatusHandle::default(),
             slots: Arc::new(Semaphore::new(config_slots)),
+            stream: None,
         }
+    }
+
+    /// The same state, reporting `status` as the stream's.
+    pub fn with_stream(mut self, status: Arc<StreamStatus>) -> Self {
+        self.stream = Some(status);
+        self
     }
 }
 

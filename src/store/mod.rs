@@ -9,6 +9,7 @@ mod listing;
 mod reads;
 mod registrations;
 mod reprocess;
+mod stream_events;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use listing::{Page, TransactionFilter};
 pub use reads::{HistoryEntry, TransactionView};
 pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRow};
 pub use reprocess::Reprocessed;
+pub use stream_events::{NewStreamEvent, StreamOutcome};
 
 use crate::config::Config;
 

@@ -10,3 +10,4 @@ mod read_api;
 mod receiver;
 mod signatures;
 mod state_rules;
+mod stream;

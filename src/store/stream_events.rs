@@ -1,0 +1,120 @@
+//! Writing an Orangepill stream event into the event log, once.
+//!
+//! A reconnecting stream may send an event again, so each event has a deduplication key:
+//! `op:<event>:<entity id>:<server timestamp in milliseconds since the epoch>` (the timestamp
+//! normalised from whatever form it came in; see `stream::timestamp`). An event without a
+//! readable timestamp is still kept, keyed by the SHA-256 of its raw frame instead:
+//! `op:<event>:<entity id>:frame-sha256:<hex>`. The key is the same unique constraint the
+//! callbacks use, so a repeat is recognised forever.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+
+/// A stream notification, ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewStreamEvent<'a> {
+    /// The event name as sent (`transaction.done`, or any unknown name).
+    pub event: &'a str,
+    /// The affected entity's id (`data`).
+    pub entity_id: &'a str,
+    /// The server timestamp, normalised to milliseconds since the epoch, when readable.
+    pub timestamp_millis: Option<i64>,
+    /// The raw text frame, stored as the event's body.
+    pub frame: &'a str,
+    pub received_at: DateTime<Utc>,
+}
+
+impl NewStreamEvent<'_> {
+    /// What makes two deliveries the same event.
+    pub fn dedup_key(&self) -> String {
+        match self.timestamp_millis {
+            Some(ms) => format!("op:{}:{}:{ms}", self.event, self.entity_id),
+            None => format!(
+                "op:{}:{}:frame-sha256:{}",
+                self.event,
+                self.entity_id,
+                hex::encode(Sha256::digest(self.frame.as_bytes()))
+            ),
+        }
+    }
+
+    fn event_time(&self) -> Option<DateTime<Utc>> {
+        self.timestamp_millis
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+    }
+}
+
+/// What happened to a stream event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamOutcome {
+    /// New, committed.
+    Stored { sequence: i64 },
+    /// Already held (same key); nothing written.
+    Duplicate,
+}
+
+impl Store {
+    /// Writes one stream event (one statement, committed on return) unless its key is held.
+    #[tracing::instrument(skip_all, fields(event = ev.event, entity_id = ev.entity_id))]
+    pub async fn record_stream_event(
+        &self,
+        ev: &NewStreamEvent<'_>,
+    ) -> Result<StreamOutcome, StoreError> {
+        let sequence: Option<i64> = sqlx::query_scalar(
+            "insert into events (source, dedup_key, received_at, body, outcome,
+                                 event_name, entity_id, event_time)
+             values ('orangepill', $1, $2, $3, 'stored', $4, $5, $6)
+             on conflict (dedup_key) do nothing
+             returning sequence",
+        )
+        .bind(ev.dedup_key())
+        .bind(ev.received_at)
+        .bind(ev.frame.as_bytes())
+        .bind(ev.event)
+        .bind(ev.entity_id)
+        .bind(ev.event_time())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match sequence {
+            Some(sequence) => StreamOutcome::Stored { sequence },
+            None => StreamOutcome::Duplicate,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ts: Option<i64>, frame: &str) -> NewStreamEvent<'_> {
+        NewStreamEvent {
+            event: "transaction.done",
+            entity_id: "63967141191e9023f356df9f",
+            timestamp_millis: ts,
+            frame,
+            received_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn key_is_event_entity_and_normalised_timestamp() {
+        assert_eq!(
+            event(Some(1_671_547_687_000), "a").dedup_key(),
+            "op:transaction.done:63967141191e9023f356df9f:1671547687000"
+        );
+        // The frame does not matter when the timestamp is readable.
+        assert_eq!(
+            event(Some(1), "a").dedup_key(),
+            event(Some(1), "b").dedup_key()
+        );
+    }
+
+    #[test]
+    fn without_a_timestamp_the_frame_decides() {
+        let a = event(None, "a").dedup_key();
+        assert!(a.starts_with("op:transaction.done:63967141191e9023f356df9f:frame-sha256:"));
+        assert_ne!(a, event(None, "b").dedup_key());
+    }
+}

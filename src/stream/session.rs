@@ -1,0 +1,255 @@
+//! One WebSocket session of the stream client: connect, subscribe, read and store until the
+//! connection ends, shutdown comes, or the server refuses the subscription.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use secrecy::ExposeSecret;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::backoff::Backoff;
+use super::catalogue::EventName;
+use super::client::{ClientConfig, stopped};
+use super::protocol::{self, Incoming, NO_REALM};
+use super::status::StreamStatus;
+use crate::store::{NewStreamEvent, Store, StreamOutcome};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long shutdown waits for the server to confirm `unsubscribe`, then for the close.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a session ended.
+pub(super) enum End {
+    /// Shutdown was asked for.
+    Stopped,
+    /// Connection lost; `subscribed` tells whether the subscription had succeeded.
+    Lost { error: String, subscribed: bool },
+    /// The server refused the subscription (its text, e.g. "Invalid Realm Key.").
+    Rejected(String),
+}
+
+pub(super) struct Session<'a> {
+    pub(super) cfg: &'a ClientConfig,
+    pub(super) store: &'a Store,
+    pub(super) status: &'a StreamStatus,
+}
+
+/// What the session learned from a text frame.
+enum Step {
+    Continue,
+    Subscribed,
+    Unsubscribed,
+    Refused(String),
+}
+
+impl Session<'_> {
+    pub(super) async fn run(&self, stop: &mut watch::Receiver<bool>) -> End {
+        let lost = |error: String, subscribed| End::Lost { error, subscribed };
+        let connect = timeout(
+            self.cfg.idle_timeout,
+            tokio_tungstenite::connect_async(self.cfg.url.as_str()),
+        );
+        let mut ws = tokio::select! {
+            r = connect => match r {
+                Ok(Ok((ws, _))) => ws,
+                Ok(Err(e)) => return lost(format!("cannot connect: {e}"), false),
+                Err(_) => return lost("cannot connect: timed out".into(), false),
+            },
+            () = stopped(stop) => return End::Stopped,
+        };
+        let subscribe = Message::text(protocol::subscribe(&self.cfg.realm_key));
+        if let Err(e) = ws.send(subscribe).await {
+            return lost(format!("cannot send subscribe: {e}"), false);
+        }
+        tracing::debug!("subscribe sent");
+
+        let idle = self.cfg.idle_timeout;
+        let mut deadline = Instant::now() + idle;
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + self.cfg.ping_interval,
+            self.cfg.ping_interval,
+        );
+        let mut subscribed = false;
+        loop {
+            tokio::select! {
+                () = stopped(stop) => {
+                    self.goodbye(&mut ws).await;
+                    return End::Stopped;
+                }
+                _ = ping.tick() => {
+                    if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                        return lost(format!("cannot send ping: {e}"), subscribed);
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    return lost(format!("no frame for {}s", idle.as_secs()), subscribed);
+                }
+                msg = ws.next() => {
+                    deadline = Instant::now() + idle;
+                    let text = match msg {
+                        None => return lost("connection closed".into(), subscribed),
+                        Some(Err(e)) => return lost(e.to_string(), subscribed),
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(frame))) => {
+                            let why = frame.map(|f| format!(" ({} {})", f.code, f.reason));
+                            return lost(format!("closed by the server{}", why.unwrap_or_default()), subscribed);
+                        }
+                        Some(Ok(Message::Binary(_))) => {
+                            self.malformed(&protocol::Malformed::Binary, "");
+                            continue;
+                        }
+                        // Pings are answered by the library; pongs only prove life.
+                        Some(Ok(_)) => continue,
+                    };
+                    match self.handle(text.as_str(), subscribed, stop).await {
+                        Some(Step::Subscribed) => subscribed = true,
+                        Some(Step::Refused(error)) => {
+                            let _ = timeout(GOODBYE_WAIT, ws.close(Some(normal_close()))).await;
+                            return End::Rejected(error);
+                        }
+                        Some(Step::Continue | Step::Unsubscribed) => {}
+                        None => return End::Stopped,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads one text frame and acts on it. `None`: shutdown came while storing.
+    async fn handle(
+        &self,
+        text: &str,
+        subscribed: bool,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Step> {
+        let frame = match protocol::parse(text) {
+            Ok(f) => f,
+            Err(why) => {
+                self.malformed(&why, text);
+                return Some(Step::Continue);
+            }
+        };
+        Some(match frame {
+            Incoming::Info { realm } if realm == NO_REALM => {
+                tracing::warn!("stream server knows no realm for this key");
+                Step::Continue
+            }
+            Incoming::Info { realm } => {
+                tracing::debug!(%realm, "stream info");
+                Step::Continue
+            }
+            Incoming::Subscribed { realm } => {
+                let realm = self.redact(&realm);
+                tracing::info!(%realm, "subscribed to the stream");
+                self.status.subscribed(&realm);
+                Step::Subscribed
+            }
+            Incoming::Unsubscribed { .. } => Step::Unsubscribed,
+            Incoming::Error { message } if !subscribed => Step::Refused(self.redact(&message)),
+            Incoming::Error { message } => {
+                tracing::warn!(error = %self.redact(&message), "stream server reported an error");
+                Step::Continue
+            }
+            Incoming::Notification(n) => {
+                let ev = NewStreamEvent {
+                    event: &n.event,
+                    entity_id: &n.entity_id,
+                    timestamp_millis: n.timestamp.map(|t| t.millis),
+                    frame: text,
+                    received_at: chrono::Utc::now(),
+                };
+                if n.timestamp.is_none() {
+                    tracing::warn!(event = %n.event, "notification without a readable timestamp; kept, keyed by its frame");
+                }
+                let outcome = self.store_patiently(&ev, stop).await?;
+                let label = EventName::parse(&n.event).label();
+                self.status
+                    .event(label, matches!(outcome, StreamOutcome::Stored { .. }));
+                Step::Continue
+            }
+        })
+    }
+
+    /// Stores `ev`, retrying while the database is away: the stream cannot redeliver, so an
+    /// event is not dropped. Reading waits meanwhile. `None` when shutdown comes first.
+    async fn store_patiently(
+        &self,
+        ev: &NewStreamEvent<'_>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<StreamOutcome> {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        loop {
+            match self.store.record_stream_event(ev).await {
+                Ok(outcome) => return Some(outcome),
+                Err(e) => {
+                    tracing::warn!(error = %e, event = ev.event, "cannot store stream event; retrying");
+                    metrics::counter!("txhook_db_errors_total").increment(1);
+                }
+            }
+            tokio::select! {
+                () = sleep(backoff.next()) => {}
+                () = stopped(stop) => {
+                    tracing::error!(event = ev.event, entity_id = ev.entity_id, "shutdown before a stream event could be stored");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Unsubscribes, waits briefly for the answer (storing any event still arriving), and
+    /// closes the connection cleanly.
+    async fn goodbye(&self, ws: &mut Socket) {
+        let unsubscribe = Message::text(protocol::unsubscribe(&self.cfg.realm_key));
+        if ws.send(unsubscribe).await.is_ok() {
+            let (_tx, mut never) = watch::channel(false);
+            let confirmed = timeout(GOODBYE_WAIT, async {
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Message::Text(t) = msg {
+                        if let Some(Step::Unsubscribed) =
+                            self.handle(t.as_str(), true, &mut never).await
+                        {
+                            return true;
+                        }
+                    }
+                }
+                false
+            })
+            .await;
+            tracing::info!(
+                confirmed = confirmed.unwrap_or(false),
+                "unsubscribed from the stream"
+            );
+        }
+        let _ = timeout(GOODBYE_WAIT, async {
+            let _ = ws.close(Some(normal_close())).await;
+            // Read until the server's close answer ends the stream.
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+    }
+
+    fn malformed(&self, why: &protocol::Malformed, text: &str) {
+        let sample: String = self.redact(text).chars().take(200).collect();
+        tracing::warn!(%why, frame = %sample, "malformed stream frame ignored");
+        self.status.malformed();
+    }
+
+    /// Text from the server, with the realm key cut out should the server ever echo it.
+    fn redact(&self, text: &str) -> String {
+        text.replace(self.cfg.realm_key.expose_secret(), "[REDACTED]")
+    }
+}
+
+fn normal_close() -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::Normal,
+        reason: "shutting down".into(),
+    }
+}
