@@ -135,6 +135,17 @@ pub struct MockArgs {
     /// Seed of the generator, for repeatable runs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Realm key the Orangepill stream at /stream accepts (env TXHOOK_MOCK_REALM_KEY).
+    #[arg(
+        long,
+        env = "TXHOOK_MOCK_REALM_KEY",
+        hide_env_values = true,
+        default_value = "dev-realm-key"
+    )]
+    pub realm_key: String,
+    /// Orangepill events per second sent to every stream subscriber (0: none).
+    #[arg(long, default_value_t = 1.0)]
+    pub stream_rate: f64,
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -269,3 +269,73 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[tokio::test]
+async fn mock_provider_stream_feeds_the_receivers_event_log() {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let db = fresh_database().await;
+    let (mock_port, port) = (free_port(), free_port());
+    let _mock = Proc(
+        txhook(&[
+            "mock-provider",
+            "--listen",
+            &format!("127.0.0.1:{mock_port}"),
+            "--count",
+            "0",
+            "--stream-rate",
+            "50",
+            "--realm-key",
+            "e2e-realm-key",
+        ])
+        .spawn()
+        .expect("start mock provider"),
+    );
+    let _receiver = Proc(
+        txhook(&["serve"])
+            .env("DATABASE_URL", &db)
+            .env("TXHOOK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TXHOOK_SHARED_KEY", SHARED_KEY)
+            .env("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("TXHOOK_REALM_KEY", "e2e-realm-key")
+            .env(
+                "TXHOOK_STREAM_URL",
+                format!("ws://127.0.0.1:{mock_port}/stream"),
+            )
+            .env("TXHOOK_STREAM_BACKOFF_INITIAL_MS", "50")
+            .spawn()
+            .expect("start txhook serve"),
+    );
+    let events_url = format!("http://127.0.0.1:{port}/api/v1/events?after=0&limit=1000");
+    let items = until(
+        "stream events in the event log",
+        Duration::from_secs(20),
+        || {
+            let (http, url) = (http.clone(), events_url.clone());
+            async move {
+                let page: Value = http
+                    .get(&url)
+                    .bearer_auth(ADMIN_TOKEN)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let items = page["items"].as_array()?.clone();
+                (items.len() >= 10).then_some(items)
+            }
+        },
+    )
+    .await;
+    for item in &items {
+        assert_eq!(item["source"], "orangepill");
+        assert!(
+            item["event"].is_string() && item["entityId"].is_string(),
+            "{item}"
+        );
+        assert!(item["dedupKey"].as_str().unwrap().starts_with("op:"));
+    }
+}

@@ -25,6 +25,7 @@ use tokio::sync::Semaphore;
 
 use crate::cli::MockArgs;
 use crate::devtools::Signer;
+use crate::stream::fake_server::{FakeStream, Options as StreamOptions};
 use ledger::Ledger;
 
 /// Callbacks in flight at once, over all subscribers.
@@ -121,7 +122,7 @@ pub async fn run(args: MockArgs, shutdown: impl Future<Output = ()>) -> anyhow::
         count = args.count,
         rate = args.rate,
         time_scale = args.time_scale,
-        "mock provider listening: POST /api/v1/transactions/subscribe, GET /mock/deliveries"
+        "mock provider listening: POST /api/v1/transactions/subscribe, GET /mock/deliveries, stream at ws://<listen>/stream"
     );
     let mock = Mock(Arc::new(Inner {
         args,
@@ -131,10 +132,17 @@ pub async fn run(args: MockArgs, shutdown: impl Future<Output = ()>) -> anyhow::
         rng: Mutex::new(rng),
         in_flight: Semaphore::new(MAX_IN_FLIGHT),
     }));
+    // The second upstream: the Orangepill stream protocol on ws://<listen>/stream.
+    let stream = FakeStream::new(StreamOptions {
+        realm_key: mock.0.args.realm_key.clone(),
+        rate: Some(mock.0.args.stream_rate).filter(|r| *r > 0.0),
+        ..StreamOptions::default()
+    });
     let app = Router::new()
         .route("/api/v1/transactions/subscribe", post(subscribe::subscribe))
         .route("/mock/deliveries", get(ledger::deliveries))
-        .with_state(mock);
+        .with_state(mock)
+        .nest("/stream", stream.router());
     crate::server::serve(listener, app, shutdown, Duration::from_secs(5)).await;
     Ok(())
 }
