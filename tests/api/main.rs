@@ -5,6 +5,7 @@ mod availability;
 mod batching;
 mod dedup;
 mod helpers;
+mod hostile;
 mod provider;
 mod read_api;
 mod receiver;
