@@ -132,6 +132,8 @@ pub async fn serve(
             (Writer::Batched(batcher), Some(writers))
         }
     };
+    // The event log's monthly partitions are created ahead, now and every hour.
+    let partitions = tokio::spawn(store.clone().maintain_partitions(Duration::from_secs(3600)));
     let stream_config = stream::ClientConfig::from_config(&config);
     let mut state = AppState::new(config, store.clone(), writer, telemetry::metrics_handle());
     let registration = match Registrar::new(
@@ -167,6 +169,7 @@ pub async fn serve(
         "txhook listening"
     );
     server::serve(listener, app(state), shutdown, drain).await;
+    partitions.abort();
     if let Some(task) = registration {
         task.abort();
     }

@@ -107,12 +107,20 @@ async fn insert_events(
         }
     }
     let rows: Vec<(i64, String)> = sqlx::query_as(
-        "insert into events (source, dedup_key, received_at, headers, body, outcome,
+        // Keys first (see callbacks.rs); only the callbacks whose key was new get events.
+        "with u as (
+             select * from unnest($1::text[], $2::timestamptz[], $3::jsonb[], $4::bytea[],
+                                  $5::text[], $6::text[], $7::text[], $8::text[])
+                        as u(k, r, h, b, o, q, i, s)),
+         key as (
+             insert into event_keys (dedup_key, received_at)
+             select k, r from u
+             on conflict (dedup_key) do nothing
+             returning dedup_key, sequence)
+         insert into events (sequence, source, dedup_key, received_at, headers, body, outcome,
                              quarantine_reason, transaction_id, state)
-         select 'callback', k, r, h, b, o, q, i, s
-           from unnest($1::text[], $2::timestamptz[], $3::jsonb[], $4::bytea[], $5::text[],
-                       $6::text[], $7::text[], $8::text[]) as u(k, r, h, b, o, q, i, s)
-         on conflict (dedup_key) do nothing
+         select key.sequence, 'callback', u.k, u.r, u.h, u.b, u.o, u.q, u.i, u.s
+           from u join key on key.dedup_key = u.k
          returning sequence, dedup_key",
     )
     .bind(&keys)

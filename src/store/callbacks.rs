@@ -76,10 +76,15 @@ pub(super) async fn insert_callback(
         (Reading::Quarantine(reason), None) => (None, Some(reason.clone())),
     };
     let sequence: Option<i64> = sqlx::query_scalar(
-        "insert into events (source, dedup_key, received_at, headers, body, outcome,
+        // The key first: a held key (even one whose event sits in an old partition) means
+        // a duplicate, and a concurrent identical delivery waits here for the first to end.
+        "with key as (
+             insert into event_keys (dedup_key, received_at) values ($1, $2)
+             on conflict (dedup_key) do nothing
+             returning sequence)
+         insert into events (sequence, source, dedup_key, received_at, headers, body, outcome,
                              quarantine_reason, transaction_id, state)
-         values ('callback', $1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (dedup_key) do nothing
+         select key.sequence, 'callback', $1, $2, $3, $4, $5, $6, $7, $8 from key
          returning sequence",
     )
     .bind(&cb.dedup_key)

@@ -4,8 +4,8 @@
 //! `op:<event>:<entity id>:<server timestamp in milliseconds since the epoch>` (the timestamp
 //! normalised from whatever form it came in; see `stream::timestamp`). An event without a
 //! readable timestamp is still kept, keyed by the SHA-256 of its raw frame instead:
-//! `op:<event>:<entity id>:frame-sha256:<hex>`. The key is the same unique constraint the
-//! callbacks use, so a repeat is recognised forever.
+//! `op:<event>:<entity id>:frame-sha256:<hex>`. The key goes in `event_keys` like the
+//! callbacks' keys, so a repeat is recognised forever.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -63,10 +63,13 @@ impl Store {
         ev: &NewStreamEvent<'_>,
     ) -> Result<StreamOutcome, StoreError> {
         let sequence: Option<i64> = sqlx::query_scalar(
-            "insert into events (source, dedup_key, received_at, body, outcome,
+            "with key as (
+                 insert into event_keys (dedup_key, received_at) values ($1, $2)
+                 on conflict (dedup_key) do nothing
+                 returning sequence)
+             insert into events (sequence, source, dedup_key, received_at, body, outcome,
                                  event_name, entity_id, event_time)
-             values ('orangepill', $1, $2, $3, 'stored', $4, $5, $6)
-             on conflict (dedup_key) do nothing
+             select key.sequence, 'orangepill', $1, $2, $3, 'stored', $4, $5, $6 from key
              returning sequence",
         )
         .bind(ev.dedup_key())

@@ -6,6 +6,7 @@ mod batching;
 mod dedup;
 mod helpers;
 mod hostile;
+mod partitions;
 mod provider;
 mod read_api;
 mod receiver;
