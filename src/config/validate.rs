@@ -1,0 +1,312 @@
+//! Turning raw settings into a [`Config`], naming the variable of anything missing or invalid.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::raw::Raw;
+use super::{Config, ConfigError, LogFormat, WriteMode};
+use crate::store::BatchOptions;
+use crate::verify::{Keys, Scheme, StaticHeader};
+
+/// The signing settings, shared by the receiver (verifies) and `send` (signs).
+pub(super) struct Signing {
+    pub scheme: Scheme,
+    pub keys: Keys,
+    pub shared_key: SecretString,
+    pub static_header: Option<StaticHeader>,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A secret without surrounding whitespace (a key pasted with a newline would otherwise never
+/// match, and HTTP strips it from header values), or `None` when blank.
+fn non_empty_secret(s: Option<SecretString>) -> Option<SecretString> {
+    s.map(|v| SecretString::from(v.expose_secret().trim().to_owned()))
+        .filter(|v| !v.expose_secret().is_empty())
+}
+
+pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
+    let database_url = non_empty_secret(raw.database_url.clone()).ok_or(ConfigError::Missing {
+        var: "DATABASE_URL",
+        hint: " (a postgres:// URL)",
+    })?;
+    // The URL may carry a password: the error names the problem, never the value.
+    let db = url::Url::parse(database_url.expose_secret()).map_err(|e| ConfigError::Invalid {
+        var: "DATABASE_URL",
+        why: format!("not a URL ({e})"),
+    })?;
+    if !matches!(db.scheme(), "postgres" | "postgresql") {
+        return Err(ConfigError::Invalid {
+            var: "DATABASE_URL",
+            why: "scheme must be postgres:// or postgresql://".into(),
+        });
+    }
+
+    let listen = listen(&raw)?;
+    let Signing {
+        scheme,
+        keys,
+        shared_key,
+        static_header,
+    } = signing(
+        &raw,
+        " (the key shared with the provider; serve refuses to start without it)",
+    )?;
+
+    let public_url = non_empty(raw.public_url)
+        .map(|u| http_url("TXHOOK_PUBLIC_URL", &u))
+        .transpose()?;
+    let provider_url = non_empty(raw.provider_url)
+        .map(|u| http_url("TXHOOK_PROVIDER_URL", &u))
+        .transpose()?;
+    if provider_url.is_some() && public_url.is_none() {
+        return Err(ConfigError::Missing {
+            var: "TXHOOK_PUBLIC_URL",
+            hint: " when TXHOOK_PROVIDER_URL is set (it forms the callbackUrl)",
+        });
+    }
+
+    let stream_s =
+        non_empty(raw.stream_url).unwrap_or_else(|| "wss://stream.orangepill.cloud".into());
+    let stream_url = url::Url::parse(&stream_s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "ws" | "wss"))
+        .ok_or_else(|| ConfigError::Invalid {
+            var: "TXHOOK_STREAM_URL",
+            why: format!("{stream_s:?} is not a ws:// or wss:// URL"),
+        })?;
+
+    let stream_ping_interval = secs(
+        "TXHOOK_STREAM_PING_INTERVAL_SECS",
+        raw.stream_ping_interval_secs,
+        15,
+    )?;
+    let stream_idle_timeout = secs(
+        "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
+        raw.stream_idle_timeout_secs,
+        45,
+    )?;
+    if stream_idle_timeout <= stream_ping_interval {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
+            why: "must be longer than TXHOOK_STREAM_PING_INTERVAL_SECS".into(),
+        });
+    }
+    let stream_backoff_initial =
+        Duration::from_millis(raw.stream_backoff_initial_ms.unwrap_or(500));
+    let stream_backoff_max = Duration::from_millis(raw.stream_backoff_max_ms.unwrap_or(30_000));
+    if stream_backoff_initial < Duration::from_millis(10) {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_STREAM_BACKOFF_INITIAL_MS",
+            why: "must be at least 10 (no reconnect loop without a pause)".into(),
+        });
+    }
+    if stream_backoff_max < stream_backoff_initial {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_STREAM_BACKOFF_MAX_MS",
+            why: "must be at least TXHOOK_STREAM_BACKOFF_INITIAL_MS".into(),
+        });
+    }
+
+    let max_body_bytes = raw.max_body_bytes.unwrap_or(1_048_576) as usize;
+    if max_body_bytes == 0 {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_MAX_BODY_BYTES",
+            why: "must be greater than 0".into(),
+        });
+    }
+
+    let write_mode = match non_empty(raw.write_mode).as_deref().unwrap_or("batched") {
+        "batched" => WriteMode::Batched,
+        "single" => WriteMode::Single,
+        other => {
+            return Err(ConfigError::Invalid {
+                var: "TXHOOK_WRITE_MODE",
+                why: format!("{other:?} is not one of: batched, single"),
+            });
+        }
+    };
+    let log_format = parse_log_format(non_empty(raw.log_format).as_deref())?;
+    let db_max_connections = raw.db_max_connections.unwrap_or(16).clamp(1, 1000) as u32;
+    let batch = BatchOptions {
+        writers: count("TXHOOK_BATCH_WRITERS", raw.batch_writers, 4, 64)?,
+        max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 256, 10_000)?,
+        queue_capacity: count("TXHOOK_QUEUE_CAPACITY", raw.queue_capacity, 2048, 1_000_000)?,
+    };
+    if write_mode == WriteMode::Batched && batch.writers as u32 >= db_max_connections {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_BATCH_WRITERS",
+            why: format!(
+                "must be below TXHOOK_DB_MAX_CONNECTIONS ({db_max_connections}): each writer holds a connection and readers need some too"
+            ),
+        });
+    }
+
+    Ok(Config {
+        database_url,
+        listen,
+        public_url,
+        scheme,
+        keys,
+        shared_key,
+        static_header,
+        header_key: non_empty(raw.header_key.clone()),
+        provider_url,
+        provider_api_key: non_empty_secret(raw.provider_api_key),
+        admin_token: non_empty_secret(raw.admin_token),
+        stream_url,
+        realm_key: non_empty_secret(raw.realm_key),
+        stream_ping_interval,
+        stream_idle_timeout,
+        stream_backoff_initial,
+        stream_backoff_max,
+        max_body_bytes,
+        write_mode,
+        log_format,
+        request_timeout: secs("TXHOOK_REQUEST_TIMEOUT_SECS", raw.request_timeout_secs, 10)?,
+        store_timeout: secs("TXHOOK_STORE_TIMEOUT_SECS", raw.store_timeout_secs, 5)?,
+        shutdown_timeout: secs(
+            "TXHOOK_SHUTDOWN_TIMEOUT_SECS",
+            raw.shutdown_timeout_secs,
+            25,
+        )?,
+        max_concurrent_requests: count(
+            "TXHOOK_MAX_CONCURRENT_REQUESTS",
+            raw.max_concurrent_requests,
+            1024,
+            1_000_000,
+        )?,
+        db_max_connections,
+        db_acquire_timeout: secs(
+            "TXHOOK_DB_ACQUIRE_TIMEOUT_SECS",
+            raw.db_acquire_timeout_secs,
+            3,
+        )?,
+        batch,
+        register_backoff: Duration::from_millis(raw.register_backoff_ms.unwrap_or(1000).max(1)),
+        register_max_backoff: secs(
+            "TXHOOK_REGISTER_MAX_BACKOFF_SECS",
+            raw.register_max_backoff_secs,
+            300,
+        )?,
+    })
+}
+
+pub(super) fn listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {
+    let listen_s = non_empty(raw.listen.clone()).unwrap_or_else(|| "0.0.0.0:8080".into());
+    listen_s.parse().map_err(|_| ConfigError::Invalid {
+        var: "TXHOOK_LISTEN",
+        why: format!("{listen_s:?} is not an address like 0.0.0.0:8080"),
+    })
+}
+
+/// Scheme, keys and static header. `hint` says, when the key is missing, who needs it.
+pub(super) fn signing(raw: &Raw, hint: &'static str) -> Result<Signing, ConfigError> {
+    let scheme_s = non_empty(raw.signature_scheme.clone()).unwrap_or_else(|| "hmac-sha256".into());
+    let header = non_empty(raw.signature_header.clone()).unwrap_or_else(|| "X-Hubpay-Hmac".into());
+    let scheme = Scheme::parse(&scheme_s, &header).map_err(|why| ConfigError::Invalid {
+        var: "TXHOOK_SIGNATURE_SCHEME",
+        why,
+    })?;
+
+    let shared_key = non_empty_secret(raw.shared_key.clone()).ok_or(ConfigError::Missing {
+        var: "TXHOOK_SHARED_KEY",
+        hint,
+    })?;
+    let previous: Vec<SecretString> = raw
+        .previous_shared_keys
+        .as_ref()
+        .map(|s| {
+            s.expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| SecretString::from(k.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let keys = Keys::new(&scheme, shared_key.clone(), previous)
+        .map_err(|(var, why)| ConfigError::Invalid { var, why })?;
+
+    let static_header = match (
+        non_empty(raw.header_key.clone()),
+        non_empty_secret(raw.header_value.clone()),
+    ) {
+        (None, None) => None,
+        (Some(name), Some(value)) => {
+            Some(
+                StaticHeader::new(&name, value).map_err(|why| ConfigError::Invalid {
+                    var: "TXHOOK_HEADER_KEY",
+                    why,
+                })?,
+            )
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::Missing {
+                var: "TXHOOK_HEADER_VALUE",
+                hint: " when TXHOOK_HEADER_KEY is set",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Missing {
+                var: "TXHOOK_HEADER_KEY",
+                hint: " when TXHOOK_HEADER_VALUE is set",
+            });
+        }
+    };
+    Ok(Signing {
+        scheme,
+        keys,
+        shared_key,
+        static_header,
+    })
+}
+
+pub(super) fn parse_log_format(s: Option<&str>) -> Result<LogFormat, ConfigError> {
+    match s.unwrap_or("text") {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(ConfigError::Invalid {
+            var: "TXHOOK_LOG_FORMAT",
+            why: format!("{other:?} is not one of: text, json"),
+        }),
+    }
+}
+
+fn count(var: &'static str, v: Option<u64>, default: u64, max: u64) -> Result<usize, ConfigError> {
+    match v.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n as usize),
+        _ => Err(ConfigError::Invalid {
+            var,
+            why: format!("must be from 1 to {max}"),
+        }),
+    }
+}
+
+fn secs(var: &'static str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+    match v.unwrap_or(default) {
+        0 => Err(ConfigError::Invalid {
+            var,
+            why: "must be at least 1 second".into(),
+        }),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+fn http_url(var: &'static str, s: &str) -> Result<url::Url, ConfigError> {
+    let u = url::Url::parse(s).map_err(|e| ConfigError::Invalid {
+        var,
+        why: format!("{s:?} is not an absolute URL ({e})"),
+    })?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(ConfigError::Invalid {
+            var,
+            why: format!("{s:?} must be an absolute http:// or https:// URL"),
+        });
+    }
+    Ok(u)
+}
