@@ -80,7 +80,7 @@ DB=txhook_image
 PSQL="$(command -v psql || printf "%s\n" /usr/lib/postgresql/*/bin/psql | sort -V | tail -n1)"
 [[ -x $PSQL ]] || fail "psql not found"
 "$PSQL" -X -q -v ON_ERROR_STOP=1 "$BASE_URL" \
-    -c "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null ||
+    -c "set client_min_messages = warning" -c "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null ||
     fail "could not create database $DB"
 DATABASE_URL="${BASE_URL%/*}/$DB"
 
