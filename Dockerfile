@@ -73,7 +73,7 @@ EXPOSE 8080
 # The binary's own probe (no curl in the image): 0 when /readyz answers 200. It assumes the
 # default port; pass --url in your orchestrator's probe if TXHOOK_LISTEN changes it.
 HEALTHCHECK --interval=10s --timeout=6s --start-period=60s --retries=3 \
-    CMD ["txhook", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"]
+    CMD ["txhook", "healthcheck"]
 
 # SIGTERM drains in-flight requests (TXHOOK_SHUTDOWN_TIMEOUT_SECS, 25 s by default): give
 # the container at least 30 s to stop (compose stop_grace_period, k8s

@@ -46,9 +46,10 @@ pub enum Command {
     /// Exit 0 when the server's /readyz answers 200, 1 otherwise (for container health
     /// checks). Needs no configuration.
     Healthcheck {
-        /// The readiness URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
-        url: String,
+        /// The readiness URL (default: /readyz on 127.0.0.1 at the port of TXHOOK_LISTEN,
+        /// 8080 when unset).
+        #[arg(long)]
+        url: Option<String>,
         /// Seconds to wait for the answer.
         #[arg(long, default_value_t = 5)]
         timeout: u64,

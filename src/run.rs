@@ -42,8 +42,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Healthcheck { url, timeout } => healthcheck(&url, timeout).await,
+        Command::Healthcheck { url, timeout } => {
+            let url = url.unwrap_or_else(|| local_readyz(std::env::var("TXHOOK_LISTEN").ok()));
+            healthcheck(&url, timeout).await
+        }
     }
+}
+
+/// `/readyz` on loopback at the port of `listen` (a `TXHOOK_LISTEN` value), 8080 by default.
+fn local_readyz(listen: Option<String>) -> String {
+    let port = listen
+        .and_then(|l| l.trim().parse::<std::net::SocketAddr>().ok())
+        .map_or(8080, |a| a.port());
+    format!("http://127.0.0.1:{port}/readyz")
 }
 
 /// Succeeds when `url` answers 200 within `timeout_secs`.
@@ -204,5 +215,23 @@ async fn migrate_with_patience(store: &Store) -> Result<(), StoreError> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_readyz;
+
+    #[test]
+    fn healthcheck_probes_the_listen_port() {
+        assert_eq!(local_readyz(None), "http://127.0.0.1:8080/readyz");
+        assert_eq!(
+            local_readyz(Some("0.0.0.0:9000".into())),
+            "http://127.0.0.1:9000/readyz"
+        );
+        assert_eq!(
+            local_readyz(Some("junk".into())),
+            "http://127.0.0.1:8080/readyz"
+        );
     }
 }
