@@ -70,8 +70,8 @@ ENV TXHOOK_LISTEN=0.0.0.0:8080
 USER 10001:10001
 EXPOSE 8080
 
-# The binary's own probe (no curl in the image): 0 when /readyz answers 200. It assumes the
-# default port; pass --url in your orchestrator's probe if TXHOOK_LISTEN changes it.
+# The binary's own probe (no curl in the image): 0 when /readyz answers 200, on the port of
+# TXHOOK_LISTEN.
 HEALTHCHECK --interval=10s --timeout=6s --start-period=60s --retries=3 \
     CMD ["txhook", "healthcheck"]
 
