@@ -70,7 +70,7 @@ drop_db() { PGOPTIONS="-c client_min_messages=warning" psql -X -q "$ADMIN_URL" -
 kib() { awk -v k="$1" '$1 == k":" { print $2 }' "/proc/$2/status"; }
 
 # A corpus big enough for the fastest run we expect, with room: bodies cost ~1.3 KiB each.
-corpus_for() { echo $(((DURATION + WARMUP) * 40000)); }
+corpus_for() { echo $(((DURATION + WARMUP) * 25000)); }
 
 ROWS=() # mode|concurrency|callbacks/s|p99 ms|idle KiB|peak KiB|acked|missing|errors+non-200
 FAILED=0
