@@ -33,6 +33,10 @@ pub enum Command {
     /// Build a realistic transaction callback, sign it with the configured key and POST it
     /// to a receiver; exits non-zero when an answer is not 200.
     Send(SendArgs),
+    /// Load a receiver with unique realistic signed callbacks from many keep-alive
+    /// connections; print answers per second and latency, then check through the read API
+    /// that every acknowledged event is stored. Exits non-zero when one is missing.
+    Bench(BenchArgs),
     /// A local stand-in for the provider: accepts subscriptions and delivers signed
     /// transaction lifecycles to subscribers, retrying with exponential backoff.
     MockProvider(MockArgs),
@@ -88,6 +92,40 @@ pub struct SendArgs {
     /// Send the identical bytes (and headers) this many times.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+}
+
+/// `txhook bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Callback URL, plain http (default: the local server's /webhooks/transactions). The
+    /// read API is reached at the same origin.
+    #[arg(long)]
+    pub url: Option<url::Url>,
+    /// Connections, each sending one callback after another.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// How long to measure (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Load sent before measuring, not counted (its acknowledged events are checked too).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Fraction of requests that re-send a body already stored (answered `duplicate`).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
+    pub duplicates: f64,
+    /// Callbacks made and signed before the clock starts; should the run outlast them, more
+    /// are made during the run, which costs the generator CPU (the report says so).
+    #[arg(long, default_value_t = 200_000)]
+    pub corpus: usize,
+    /// Bearer token of the read API, for the check (env TXHOOK_ADMIN_TOKEN).
+    #[arg(long, env = "TXHOOK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Skip the check through the read API.
+    #[arg(long)]
+    pub no_check: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How the mock provider signs its callbacks.
@@ -147,6 +185,13 @@ pub struct MockArgs {
     /// Orangepill events per second sent to every stream subscriber (0: none).
     #[arg(long, default_value_t = 1.0)]
     pub stream_rate: f64,
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{s:?} is not a fraction between 0 and 1")),
+    }
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -1,5 +1,5 @@
 //! What each command does. Each loads the configuration it needs: `serve`, `migrate` and
-//! `subscribe` the full one, `send` only the signing settings, `mock-provider` none.
+//! `subscribe` the full one, `send` and `bench` only the signing settings, `mock-provider` none.
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config::load(path)?).await,
         Command::Subscribe(args) => subscribe(&config::load(path)?, &args).await,
         Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
+        Command::Bench(args) => devtools::bench(&config::load_client(path)?, &args).await,
         Command::MockProvider(args) => mock::run(args, server::shutdown_signal()).await,
         Command::Reprocess { since } => {
             let store = Store::connect_lazy(&config::load(path)?)?;

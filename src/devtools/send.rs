@@ -5,7 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::Utc;
 use reqwest::header::CONTENT_TYPE;
 
-use super::{Signer, sample};
+use super::sample;
+use super::sign::signer_of;
 use crate::cli::SendArgs;
 use crate::config::ClientConfig;
 
@@ -58,14 +59,7 @@ pub async fn send(config: &ClientConfig, args: &SendArgs) -> anyhow::Result<()> 
             serde_json::to_vec(&t)?
         }
     };
-    let signer = Signer::new(
-        config.scheme.clone(),
-        config.keys.current().to_vec(),
-        config
-            .static_header
-            .as_ref()
-            .map(|h| (h.name().clone(), h.value().clone())),
-    );
+    let signer = signer_of(config);
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -107,7 +101,7 @@ pub async fn send(config: &ClientConfig, args: &SendArgs) -> anyhow::Result<()> 
 }
 
 /// The local server's callback URL: `TXHOOK_LISTEN`, with a wildcard address as loopback.
-fn local_url(config: &ClientConfig) -> url::Url {
+pub(super) fn local_url(config: &ClientConfig) -> url::Url {
     let mut addr = config.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {

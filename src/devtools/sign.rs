@@ -3,6 +3,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
+use crate::config::ClientConfig;
 use crate::verify::{Scheme, sign_hmac_hex, sign_standard};
 
 /// A scheme, a key and an optional static header. Its `Debug` shows no secret.
@@ -63,6 +64,18 @@ impl Signer {
         }
         h
     }
+}
+
+/// The signer of the configured scheme, current key and static header.
+pub fn signer_of(config: &ClientConfig) -> Signer {
+    Signer::new(
+        config.scheme.clone(),
+        config.keys.current().to_vec(),
+        config
+            .static_header
+            .as_ref()
+            .map(|h| (h.name().clone(), h.value().clone())),
+    )
 }
 
 /// Signatures, ids and timestamps are visible ASCII.

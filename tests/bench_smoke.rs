@@ -1,0 +1,165 @@
+//! `txhook bench` end to end at a tiny scale: the real server on a fresh database, the bench
+//! against it, and the bench's own check through the read API. Correctness only: no timing
+//! is asserted (the figures come from `scripts/bench.sh`).
+//!
+//! Needs DATABASE_URL (scripts/test.sh provides it). `TEST_LOG=1` shows the server's logs.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_txhook");
+const SHARED_KEY: &str = "bench-smoke-key-41d7";
+const ADMIN_TOKEN: &str = "bench-smoke-token-9e02";
+
+/// The server process, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn txhook(args: &[&str]) -> Command {
+    let config = std::env::temp_dir().join("txhook-bench-smoke-empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("TXHOOK_SHARED_KEY", SHARED_KEY)
+        .arg("--config")
+        .arg(config)
+        .args(args);
+    cmd
+}
+
+async fn fresh_database() -> String {
+    let admin = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a PostgreSQL server: run scripts/test.sh");
+    let name = format!("txhook_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!(r#"create database "{name}""#))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_server(db: &str, port: u16, mode: &str) -> Server {
+    let logs = std::env::var("TEST_LOG").is_ok();
+    let child = txhook(&["serve"])
+        .env("DATABASE_URL", db)
+        .env("TXHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("TXHOOK_WRITE_MODE", mode)
+        .stdout(Stdio::null())
+        .stderr(if logs {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .expect("start txhook serve");
+    let server = Server(child);
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(&ready)
+        .await
+        .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+    {
+        assert!(Instant::now() < deadline, "server not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server
+}
+
+/// Runs `txhook bench --json` against the server on `port`; (exit success, report).
+async fn bench(port: u16, extra: &[&str]) -> (bool, Value) {
+    let url = format!("http://127.0.0.1:{port}/webhooks/transactions");
+    let mut args = vec![
+        "bench",
+        "--url",
+        &url,
+        "--json",
+        "--duration",
+        "1s",
+        "--warmup",
+        "200ms",
+    ];
+    args.extend_from_slice(extra);
+    let out = txhook(&args)
+        .env("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("run txhook bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), report)
+}
+
+#[tokio::test]
+async fn bench_acks_are_all_found_in_the_event_log_in_both_write_modes() {
+    for mode in ["batched", "single"] {
+        // Arrange
+        let db = fresh_database().await;
+        let port = free_port();
+        let _server = start_server(&db, port, mode).await;
+
+        // Act
+        let (ok, report) = bench(
+            port,
+            &[
+                "--concurrency",
+                "4",
+                "--corpus",
+                "2000",
+                "--duplicates",
+                "0.2",
+            ],
+        )
+        .await;
+
+        // Assert
+        assert!(ok, "{mode}: bench failed: {report}");
+        let check = &report["check"];
+        assert!(check["acked"].as_u64().unwrap() > 0, "{mode}: {report}");
+        assert_eq!(check["missing"], 0, "{mode}: {report}");
+        assert_eq!(check["mismatched"], 0, "{mode}: {report}");
+        assert!(report["counts"]["stored"].as_u64().unwrap() > 0, "{report}");
+        assert_eq!(report["errors"], 0, "{mode}: {report}");
+        assert!(report["latency_ms"]["max"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[tokio::test]
+async fn bench_without_a_token_refuses_before_sending() {
+    let out = txhook(&["bench", "--url", "http://127.0.0.1:9/webhooks/transactions"])
+        .output()
+        .expect("run txhook bench");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TXHOOK_ADMIN_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
