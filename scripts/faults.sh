@@ -34,6 +34,8 @@ cargo test "${cargo_args[@]}" --no-run
 
 DATABASE_URL="$(bash scripts/pg.sh start "$NAME" "$PORT")"
 export DATABASE_URL FAULTS_PG_NAME="$NAME"
+# Crash recovery after a kill can be slow on a loaded machine.
+export TXHOOK_PG_READY_TIMEOUT="${TXHOOK_PG_READY_TIMEOUT:-120}"
 trap 'bash scripts/pg.sh stop "$NAME" || true' EXIT
 
 mkdir -p target/faults

@@ -27,13 +27,15 @@
 # Environment:
 #   TXHOOK_PG_BINDIR  directory holding initdb/pg_ctl/postgres (skips lookup)
 #   TXHOOK_PG_USER    (root only) system user to run the server as
+#   TXHOOK_PG_READY_TIMEOUT  seconds to wait for the server to accept connections
+#                     (default 30; crash recovery on a busy machine can take longer)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 PG_ROOT="$ROOT/target/pg"
 DB_USER=txhook
 DB_NAME=txhook
-READY_TIMEOUT=30
+READY_TIMEOUT="${TXHOOK_PG_READY_TIMEOUT:-30}"
 UID_NOW="$(id -u)"
 
 # Connection settings from the caller's environment must not leak into the

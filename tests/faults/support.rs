@@ -129,10 +129,27 @@ impl Cluster {
         let mut conn = PgConnection::connect(&self.admin_url)
             .await
             .expect("connect to the cluster");
+        // Earlier scenarios' databases go: a small cluster recovers from a crash quickly.
+        let old: Vec<String> =
+            sqlx::query_scalar("select datname from pg_database where datname like 'faults\\_%'")
+                .fetch_all(&mut conn)
+                .await
+                .expect("list earlier databases");
+        for db in old {
+            sqlx::query(&format!(r#"drop database if exists "{db}" with (force)"#))
+                .execute(&mut conn)
+                .await
+                .expect("drop an earlier scenario's database");
+        }
         sqlx::query(&format!(r#"create database "{name}""#))
             .execute(&mut conn)
             .await
             .expect("create the scenario's database");
+        // A crash replays the WAL since the last checkpoint: only this scenario's.
+        sqlx::raw_sql("checkpoint")
+            .execute(&mut conn)
+            .await
+            .expect("checkpoint");
         let mut url = url::Url::parse(&self.admin_url).expect("DATABASE_URL is a URL");
         url.set_path(&name);
         let url = url.to_string();
