@@ -135,9 +135,13 @@ async fn txhook_sigterm_mid_load_drains_and_exits_in_time() {
         .filter(|r| r.sent < term && r.done > term)
         .collect();
     let in_flight_200 = in_flight.iter().filter(|r| r.answer.is_ok()).count();
+    let in_flight_503 = in_flight
+        .iter()
+        .filter(|r| r.answer == Answer::Unavailable)
+        .count();
     let mut figures = Figures::of("3 txhook SIGTERM", &records, &db).await;
     figures.note(format!(
-        "exit {status} after {:.2}s; in flight at SIGTERM {} (200: {in_flight_200})",
+        "exit {status} after {:.2}s; in flight at SIGTERM {} (200: {in_flight_200}, 503: {in_flight_503}, refused or closed: the rest)",
         (exited - term).as_secs_f64(),
         in_flight.len()
     ));
