@@ -8,6 +8,9 @@
 #                                       (postgres://txhook@127.0.0.1:<port>/txhook)
 #                                       as the only line on stdout
 #   scripts/pg.sh stop   <name>         fast shutdown; no error if not running
+#   scripts/pg.sh kill   <name>         immediate shutdown (pg_ctl stop -m immediate):
+#                                       no checkpoint, clients cut off, crash recovery
+#                                       on the next start; for fault tests
 #   scripts/pg.sh status <name>         exit 0 if running, 3 if stopped, 4 if absent
 #
 # Layout of target/pg/<name>/: data/ (PGDATA), sock/ (unix socket),
@@ -24,13 +27,15 @@
 # Environment:
 #   TXHOOK_PG_BINDIR  directory holding initdb/pg_ctl/postgres (skips lookup)
 #   TXHOOK_PG_USER    (root only) system user to run the server as
+#   TXHOOK_PG_READY_TIMEOUT  seconds to wait for the server to accept connections
+#                     (default 30; crash recovery on a busy machine can take longer)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 PG_ROOT="$ROOT/target/pg"
 DB_USER=txhook
 DB_NAME=txhook
-READY_TIMEOUT=30
+READY_TIMEOUT="${TXHOOK_PG_READY_TIMEOUT:-30}"
 UID_NOW="$(id -u)"
 
 # Connection settings from the caller's environment must not leak into the
@@ -48,6 +53,7 @@ usage() {
     cat >&2 <<'EOF'
 usage: scripts/pg.sh start  <name> <port>   # prints DATABASE_URL on stdout
        scripts/pg.sh stop   <name>
+       scripts/pg.sh kill   <name>
        scripts/pg.sh status <name>
 EOF
     exit 2
@@ -505,7 +511,9 @@ cmd_start() {
     url
 }
 
+# cmd_stop [fast|immediate]
 cmd_stop() {
+    local mode="${1:-fast}"
     if [[ ! -d $DATA ]]; then
         log "cluster $NAME does not exist (nothing to stop)"
         return 0
@@ -518,8 +526,12 @@ cmd_stop() {
     match_cluster_version
     resolve_tools
     choose_run_user
-    log "stopping cluster $NAME"
-    as_pg "$PG_CTL" stop -D "$DATA" -m fast -w -t 60 >&2
+    if [[ $mode == immediate ]]; then
+        log "killing cluster $NAME (immediate shutdown)"
+    else
+        log "stopping cluster $NAME"
+    fi
+    as_pg "$PG_CTL" stop -D "$DATA" -m "$mode" -w -t 60 >&2
 }
 
 cmd_status() {
@@ -558,6 +570,10 @@ main() {
     stop)
         [[ $# -eq 2 ]] || usage
         cmd_stop
+        ;;
+    kill)
+        [[ $# -eq 2 ]] || usage
+        cmd_stop immediate
         ;;
     status)
         [[ $# -eq 2 ]] || usage

@@ -30,3 +30,8 @@ if [[ $# -eq 0 ]]; then
     echo "test.sh: integration suite again with TXHOOK_WRITE_MODE=single" >&2
     TEST_WRITE_MODE=single cargo test ${locked[@]+"${locked[@]}"} --test api
 fi
+# The fault suite on its own cluster (scripts/faults.sh), reusing the debug build made above.
+if [[ $# -eq 0 ]]; then
+    echo "test.sh: fault suite (scripts/faults.sh, test profile)" >&2
+    TXHOOK_FAULTS_PROFILE="test" bash scripts/faults.sh
+fi

@@ -106,6 +106,21 @@ async fn insert_events(
             }
         }
     }
+    if n > 1 {
+        // Another batch (another writer or replica) may hold some of the same keys in
+        // another order, and inserting in batch order would deadlock: each waits for the
+        // other's uncommitted row. A lock per key, taken in one global order first, makes
+        // such batches queue instead. The order of the inserts (and so of the sequences)
+        // stays the order of arrival.
+        sqlx::query(
+            "select pg_advisory_xact_lock(h)
+               from (select distinct hashtextextended(k, 0) as h
+                       from unnest($1::text[]) as u(k) order by h) as s",
+        )
+        .bind(&keys)
+        .execute(&mut **tx)
+        .await?;
+    }
     let rows: Vec<(i64, String)> = sqlx::query_as(
         // Keys first (see callbacks.rs); only the callbacks whose key was new get events.
         "with u as (
