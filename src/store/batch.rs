@@ -126,6 +126,11 @@ async fn write_with_fallback(
     store: &Store,
     callbacks: &[&NewCallback],
 ) -> Vec<Result<Outcome, StoreError>> {
+    // A batch of one (light load) takes the single-callback path: its statements are
+    // cheaper than the multi-row ones, so group commit costs nothing when nothing is waiting.
+    if let [only] = callbacks {
+        return vec![store.record_callback(only).await];
+    }
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -141,9 +146,6 @@ async fn write_with_fallback(
                     out.push(store.record_callback(cb).await);
                 }
                 return out;
-            }
-            Err(e) if callbacks.len() == 1 && e.is_permanent_for_row() => {
-                return vec![store.record_callback(callbacks[0]).await];
             }
             Err(e) => {
                 tracing::error!(error = %e, size = callbacks.len(), "batch failed");
