@@ -41,9 +41,11 @@ def env_file(rel):
 
 
 def known_settings():
-    """Every variable that src/config.rs reads, plus the log filter."""
-    names = set(re.findall(r'"((?:TXHOOK_[A-Z0-9_]+)|DATABASE_URL)"', read("src/config.rs")))
-    assert "TXHOOK_SHARED_KEY" in names, "could not read the settings of src/config.rs"
+    """Every variable that src/config/ reads, plus the log filter."""
+    names = set()
+    for path in sorted((ROOT / "src/config").glob("*.rs")):
+        names |= set(re.findall(r'"((?:TXHOOK_[A-Z0-9_]+)|DATABASE_URL)"', read(str(path.relative_to(ROOT)))))
+    assert "TXHOOK_SHARED_KEY" in names, "could not read the settings of src/config/"
     return names | {"RUST_LOG"}
 
 
