@@ -2,11 +2,8 @@
 //! a body that is not JSON), recognised forever and under concurrency.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
-use tokio::task::JoinSet;
 
 use crate::helpers::*;
 
@@ -51,36 +48,6 @@ fn nth_spelling(id: &str, n: usize) -> String {
     }
     let gap = " ".repeat(n / 12);
     format!("{{{gap}{}}}", members.join(&format!(",{gap}")))
-}
-
-/// Delivers every body at once, each to `urls[i % urls.len()]`; returns the answers.
-async fn deliver_concurrently(
-    client: &reqwest::Client,
-    urls: &[String],
-    bodies: Vec<String>,
-) -> Vec<(u16, Value)> {
-    let start = Arc::new(Barrier::new(bodies.len()));
-    let mut set = JoinSet::new();
-    for (i, body) in bodies.into_iter().enumerate() {
-        let client = client.clone();
-        let url = urls[i % urls.len()].clone();
-        let start = start.clone();
-        set.spawn(async move {
-            let headers = hmac_headers(SHARED_KEY, body.as_bytes());
-            start.wait().await;
-            let r = client
-                .post(url)
-                .headers(headers)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("request sent");
-            let status = r.status().as_u16();
-            (status, r.json().await.unwrap_or(Value::Null))
-        });
-    }
-    set.join_all().await
 }
 
 /// How many answers are 200 with each `status`: (stored, duplicate, anything else).

@@ -12,8 +12,10 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Barrier, oneshot};
+use tokio::task::JoinSet;
 
 use txhook::verify::{sign_hmac_hex, sign_standard};
 
@@ -186,6 +188,17 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The status of a plain GET of `path`.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    }
+
     /// GET with the admin token.
     pub async fn get_admin(&self, path: &str) -> reqwest::Response {
         self.client
@@ -278,4 +291,34 @@ pub fn tx_body(id: &str, kind: &str, state: &str, amount: &str) -> String {
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Delivers every body at once, each to `urls[i % urls.len()]`; returns the answers.
+pub async fn deliver_concurrently(
+    client: &reqwest::Client,
+    urls: &[String],
+    bodies: Vec<String>,
+) -> Vec<(u16, Value)> {
+    let start = Arc::new(Barrier::new(bodies.len()));
+    let mut set = JoinSet::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let client = client.clone();
+        let url = urls[i % urls.len()].clone();
+        let start = start.clone();
+        set.spawn(async move {
+            let headers = hmac_headers(SHARED_KEY, body.as_bytes());
+            start.wait().await;
+            let r = client
+                .post(url)
+                .headers(headers)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("request sent");
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        });
+    }
+    set.join_all().await
 }

@@ -119,15 +119,7 @@ async fn a_connection_that_never_finishes_its_head_is_closed() {
         .await
         .unwrap();
     // The server keeps serving others meanwhile.
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status("/healthz").await, 200);
     // Within the 10-second head timeout (plus slack) the server closes the connection.
     let mut buf = [0u8; 256];
     let closed = tokio::time::timeout(Duration::from_secs(15), async {
@@ -172,24 +164,8 @@ async fn a_flood_beyond_the_request_cap_is_shed_with_503_and_health_still_answer
         started.elapsed() < Duration::from_secs(2),
         "the refusal was not immediate"
     );
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status("/healthz").await, 200);
+    assert_eq!(app.status("/readyz").await, 200);
 
     // Slots free up as soon as the held requests end.
     drop(held);

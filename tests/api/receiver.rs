@@ -136,22 +136,6 @@ async fn unknown_transaction_is_404() {
 #[tokio::test]
 async fn health_and_readiness_answer_200() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status("/healthz").await, 200);
+    assert_eq!(app.status("/readyz").await, 200);
 }

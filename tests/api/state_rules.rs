@@ -1,11 +1,7 @@
 //! The contract's transaction state rules, seen through the read API: a callback is a fact,
 //! the current state is derived, and retries or reorderings never move a transaction back.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
-use tokio::task::JoinSet;
 
 use crate::helpers::*;
 
@@ -295,36 +291,6 @@ async fn success_delivered_first_stays_current_after_earlier_states_arrive() {
         history(&got),
         pairs(&[("SUCCESS", true), ("PENDING", false), ("PROCESSING", false)])
     );
-}
-
-/// Delivers every body at once, each to `urls[i % urls.len()]`; returns the answers.
-async fn deliver_concurrently(
-    client: &reqwest::Client,
-    urls: &[String],
-    bodies: Vec<String>,
-) -> Vec<(u16, Value)> {
-    let start = Arc::new(Barrier::new(bodies.len()));
-    let mut set = JoinSet::new();
-    for (i, body) in bodies.into_iter().enumerate() {
-        let client = client.clone();
-        let url = urls[i % urls.len()].clone();
-        let start = start.clone();
-        set.spawn(async move {
-            let headers = hmac_headers(SHARED_KEY, body.as_bytes());
-            start.wait().await;
-            let r = client
-                .post(url)
-                .headers(headers)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("request sent");
-            let status = r.status().as_u16();
-            (status, r.json().await.unwrap_or(Value::Null))
-        });
-    }
-    set.join_all().await
 }
 
 /// 20 distinct callbacks for `id`: non-terminal and unknown states, plus `terminals`.
