@@ -119,18 +119,14 @@ async fn writer(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch:
     }
 }
 
-/// Writes a batch; on an error that retrying cannot fix for some row, writes each callback
-/// on its own so that one bad row fails (or is quarantined) alone. A deadlock between
-/// batches (rows locked in different orders by other replicas) is retried.
+/// Writes a batch (of one, too: one round trip either way); on an error that retrying cannot
+/// fix for some row, writes each callback on its own so that one bad row fails (or is
+/// quarantined) alone. A deadlock between batches (rows locked in different orders by other
+/// replicas) is retried.
 async fn write_with_fallback(
     store: &Store,
     callbacks: &[&NewCallback],
 ) -> Vec<Result<Outcome, StoreError>> {
-    // A batch of one (light load) takes the single-callback path: its statements are
-    // cheaper than the multi-row ones, so group commit costs nothing when nothing is waiting.
-    if let [only] = callbacks {
-        return vec![store.record_callback(only).await];
-    }
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -139,7 +135,8 @@ async fn write_with_fallback(
             Err(e) if e.is_retryable_conflict() && attempts < 3 => {
                 tracing::debug!(error = %e, "batch conflicted; retrying");
             }
-            Err(e) if e.is_permanent_for_row() && callbacks.len() > 1 => {
+            Err(e) if e.is_permanent_for_row() => {
+                // The plain path quarantines a row PostgreSQL refuses for its data.
                 tracing::warn!(error = %e, size = callbacks.len(), "batch refused; writing its callbacks one by one");
                 let mut out = Vec::with_capacity(callbacks.len());
                 for cb in callbacks {

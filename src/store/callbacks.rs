@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction as DbTx};
 
 use super::{Store, StoreError};
-use crate::transaction::{Reading, Transaction, TxState, supersedes};
+use crate::transaction::{Reading, Transaction, TxState, applies_over};
 
 /// A verified callback, ready to be written.
 #[derive(Debug)]
@@ -114,27 +114,6 @@ pub(super) async fn insert_callback(
             sequence,
             reason: reason.unwrap_or_default(),
         }),
-    }
-}
-
-/// Whether a callback (`incoming`, event `sequence`) replaces the current state (`current`,
-/// set by event `current_sequence`).
-///
-/// Events are judged in the order they were received (their sequence), whatever order their
-/// database transactions reach the row lock in: a callback received after the current one
-/// applies by the state rules; one received before it (it lost the race to the lock, or it
-/// is a quarantined event reprocessed later) applies only where it would have prevented the
-/// current state, as a terminal state prevents a later `PENDING`.
-pub(super) fn applies_over(
-    current: &TxState,
-    current_sequence: i64,
-    incoming: &TxState,
-    sequence: i64,
-) -> bool {
-    if sequence > current_sequence {
-        supersedes(current, incoming)
-    } else {
-        supersedes(current, incoming) && !supersedes(incoming, current)
     }
 }
 

@@ -16,4 +16,4 @@ pub use canonical::{
 };
 pub use model::{Charge, Deposit, Exchange, Money, Payment, Rate, Status, Transaction, TxType};
 pub use read::{Incoming, Reading, read};
-pub use state::{TxState, supersedes};
+pub use state::{TxState, applies_over, supersedes};

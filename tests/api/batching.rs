@@ -96,7 +96,7 @@ async fn hold_writer(
             sqlx::query_scalar::<_, i64>(
                 "select count(*) from pg_stat_activity
                   where datname = current_database() and wait_event_type = 'Lock'
-                    and query like '%current_sequence from transactions%for update%'",
+                    and query like '%txhook_write_callbacks%'",
             )
             .fetch_one(&db)
             .await

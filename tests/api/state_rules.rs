@@ -388,3 +388,49 @@ async fn concurrent_callbacks_across_two_replicas_settle_on_the_one_success() {
 
     assert_settled(&first, &id, &answers, "SUCCESS").await;
 }
+
+/// The batched write path judges states in SQL (`txhook_applies`), the single path in Rust
+/// (`applies_over`): both must give the same answer for every pair of states, known or not,
+/// in either order of arrival.
+#[tokio::test]
+async fn the_sql_state_rules_agree_with_the_rust_ones_for_every_pair() {
+    use txhook::transaction::{TxState, applies_over};
+    let app = TestApp::spawn().await;
+    let mut states: Vec<TxState> = TxState::ALL.to_vec();
+    states.push(TxState::Other("ON_HOLD".into()));
+    states.push(TxState::Other("success".into()));
+    let (mut cur, mut inc, mut cur_seq, mut seq, mut expected) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for c in &states {
+        for i in &states {
+            for (cs, s) in [(1_i64, 2_i64), (2, 1)] {
+                cur.push(c.as_str().to_owned());
+                inc.push(i.as_str().to_owned());
+                cur_seq.push(cs);
+                seq.push(s);
+                expected.push(applies_over(c, cs, i, s));
+            }
+        }
+    }
+    let got: Vec<bool> = sqlx::query_scalar(
+        "select txhook_applies(c, cs, i, s)
+           from unnest($1::text[], $2::int8[], $3::text[], $4::int8[]) with ordinality
+                as u(c, cs, i, s, o)
+          order by o",
+    )
+    .bind(&cur)
+    .bind(&cur_seq)
+    .bind(&inc)
+    .bind(&seq)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(got.len(), expected.len());
+    let differ: Vec<_> = (0..got.len())
+        .filter(|&k| got[k] != expected[k])
+        .map(|k| (&cur[k], cur_seq[k], &inc[k], seq[k], expected[k]))
+        .collect();
+    assert!(differ.is_empty(), "SQL and Rust disagree: {differ:?}");
+    // Not vacuous: both answers occur.
+    assert!(expected.iter().any(|&a| a) && expected.iter().any(|&a| !a));
+}
