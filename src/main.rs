@@ -4,11 +4,6 @@ use std::process::ExitCode;
 use txhook::cli::Cli;
 use txhook::{config, telemetry};
 
-// Requests and batches allocate and free many short-lived buffers from several threads;
-// mimalloc does that with less CPU and less fragmentation than the system allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
