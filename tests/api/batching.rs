@@ -219,6 +219,73 @@ async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
 }
 
 #[tokio::test]
+async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_another() {
+    let app = TestApp::spawn_with(one_writer()).await;
+    let id = new_id();
+    assert_eq!(
+        app.deliver(&tx_body(&id, "PAYMENT", "SUCCESS", "5.00"))
+            .await
+            .0,
+        200
+    );
+    let (lock, blocked) = hold_writer(&app).await;
+    // Over the stored SUCCESS: a late PENDING is refused, REVERSED applies, and then FAILED
+    // (a terminal state after REVERSED) is refused too.
+    let mut sends = Vec::new();
+    for (i, (state, amount)) in [
+        ("PENDING", "1.00"),
+        ("REVERSED", "5.25"),
+        ("FAILED", "7.00"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        sends.push(send(&app, tx_body(&id, "PAYMENT", state, amount)));
+        queue_reaches(&app, i as u64 + 1).await;
+    }
+    lock.commit().await.unwrap();
+    assert_eq!(blocked.await.unwrap().0, 200);
+    for s in sends {
+        let (status, answer, _) = s.await.unwrap();
+        assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
+    }
+    let t: Value = app
+        .get_admin(&format!("/api/v1/transactions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["status"]["state"], "REVERSED", "{t}");
+    let history: Vec<(&str, bool)> = t["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["state"].as_str().unwrap(),
+                h["applied"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("SUCCESS", true),
+            ("PENDING", false),
+            ("REVERSED", true),
+            ("FAILED", false)
+        ]
+    );
+    // The columns are those of the applied REVERSED, not of the refused events around it.
+    let amount: String = sqlx::query_scalar("select amount::text from transactions where id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(amount, "5.25");
+}
+
+#[tokio::test]
 async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
     let app = TestApp::spawn_with(one_writer()).await;
     // The database refuses one row for its data, as a constraint or a bad value would.
