@@ -133,10 +133,11 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let log_format = parse_log_format(non_empty(raw.log_format).as_deref())?;
     let db_max_connections = raw.db_max_connections.unwrap_or(16).clamp(1, 1000) as u32;
     let batch = BatchOptions {
-        // Two: one batch fills while the other commits. More make smaller batches on a database
-        // that is busy already (measured with scripts/bench.sh; see the README).
+        // Two writers: one batch fills while the other commits; more make smaller batches on
+        // a database that is busy already. Batches of at most 64 keep the wait short with no
+        // loss of throughput. Both measured with scripts/bench.sh (README, "Throughput").
         writers: count("TXHOOK_BATCH_WRITERS", raw.batch_writers, 2, 64)?,
-        max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 256, 10_000)?,
+        max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 64, 10_000)?,
         queue_capacity: count("TXHOOK_QUEUE_CAPACITY", raw.queue_capacity, 2048, 1_000_000)?,
     };
     if write_mode == WriteMode::Batched && batch.writers as u32 >= db_max_connections {
