@@ -17,7 +17,7 @@ as $$
     end
 $$;
 
--- src/store/callbacks.rs `applies_over`: events are judged in the order they were received
+-- src/transaction/state.rs `applies_over`: events are judged in the order they were received
 -- (their sequence), whatever order their database transactions reach the row lock in.
 create function txhook_applies(cur text, cur_seq bigint, inc text, seq bigint) returns boolean
     language sql immutable parallel safe
