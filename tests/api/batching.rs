@@ -190,24 +190,9 @@ async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
         .await
         .unwrap();
     assert_eq!(t["status"]["state"], "SUCCESS");
-    let history: Vec<(String, bool)> = t["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["state"].as_str().unwrap().to_owned(),
-                h["applied"].as_bool().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        history,
-        [
-            ("PENDING".into(), true),
-            ("SUCCESS".into(), true),
-            ("PROCESSING".into(), false)
-        ]
+        history(&t),
+        pairs(&[("PENDING", true), ("SUCCESS", true), ("PROCESSING", false)])
     );
     // The columns follow the callback that is current.
     let state: String = sqlx::query_scalar("select state from transactions where id = $1")
@@ -256,25 +241,14 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
         .await
         .unwrap();
     assert_eq!(t["status"]["state"], "REVERSED", "{t}");
-    let history: Vec<(&str, bool)> = t["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["state"].as_str().unwrap(),
-                h["applied"].as_bool().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        history,
-        [
+        history(&t),
+        pairs(&[
             ("SUCCESS", true),
             ("PENDING", false),
             ("REVERSED", true),
             ("FAILED", false)
-        ]
+        ])
     );
     // The columns are those of the applied REVERSED, not of the refused events around it.
     let amount: String = sqlx::query_scalar("select amount::text from transactions where id = $1")

@@ -322,3 +322,23 @@ pub async fn deliver_concurrently(
     }
     set.join_all().await
 }
+
+/// The history as `(state, applied)` pairs, oldest first.
+pub fn history(got: &Value) -> Vec<(String, bool)> {
+    got["history"]
+        .as_array()
+        .expect("history is an array")
+        .iter()
+        .map(|h| {
+            (
+                h["state"].as_str().unwrap().to_owned(),
+                h["applied"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `(state, applied)` literals in the shape `history` returns.
+pub fn pairs(expected: &[(&str, bool)]) -> Vec<(String, bool)> {
+    expected.iter().map(|(s, a)| (s.to_string(), *a)).collect()
+}

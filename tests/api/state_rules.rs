@@ -33,25 +33,6 @@ async fn current(app: &TestApp, id: &str) -> Value {
     r.json().await.unwrap()
 }
 
-/// The history as `(state, applied)` pairs, oldest first.
-fn history(got: &Value) -> Vec<(String, bool)> {
-    got["history"]
-        .as_array()
-        .expect("history is an array")
-        .iter()
-        .map(|h| {
-            (
-                h["state"].as_str().unwrap().to_owned(),
-                h["applied"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn pairs(expected: &[(&str, bool)]) -> Vec<(String, bool)> {
-    expected.iter().map(|(s, a)| (s.to_string(), *a)).collect()
-}
-
 #[tokio::test]
 async fn pending_processing_success_walks_forward() {
     let app = TestApp::spawn().await;
