@@ -108,6 +108,24 @@ async fn hold_writer(
     (lock, blocked)
 }
 
+/// Makes PostgreSQL raise `errcode` when a history row in `state` is inserted.
+async fn fail_history_insert(app: &TestApp, state: &str, errcode: &str) {
+    sqlx::raw_sql(&format!(
+        "create function fail_{state}() returns trigger language plpgsql as $$
+         begin
+           if new.state = '{state}' then
+             raise exception 'refused {state}' using errcode = '{errcode}';
+           end if;
+           return new;
+         end $$;
+         create trigger fail_{state} before insert on transaction_states
+           for each row execute function fail_{state}();"
+    ))
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
 async fn queue_reaches(app: &TestApp, n: u64) {
     until(&format!("{n} callbacks queued"), || async {
         write_queue(app).await >= n
@@ -263,20 +281,7 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
 async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
     let app = TestApp::spawn_with(one_writer()).await;
     // The database refuses one row for its data, as a constraint or a bad value would.
-    sqlx::raw_sql(
-        "create function refuse_poison() returns trigger language plpgsql as $$
-         begin
-           if new.state = 'POISON' then
-             raise exception 'poison row' using errcode = '22023';
-           end if;
-           return new;
-         end $$;
-         create trigger refuse_poison before insert on transaction_states
-           for each row execute function refuse_poison();",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
+    fail_history_insert(&app, "POISON", "22023").await;
 
     let (lock, blocked) = hold_writer(&app).await;
     let mut sends = Vec::new();
@@ -310,23 +315,30 @@ async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
 }
 
 #[tokio::test]
+async fn a_poison_row_alone_is_quarantined_not_refused_forever() {
+    // A batch of one goes through the group-commit function too; a row refused for its data
+    // must still end in quarantine (200), or the provider would retry it for 7 days.
+    let app = TestApp::spawn_with(one_writer()).await;
+    fail_history_insert(&app, "POISON", "22023").await;
+    let (status, answer) = app
+        .deliver(&tx_body(&new_id(), "PAYMENT", "POISON", "1"))
+        .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("quarantined")),
+        "{answer}"
+    );
+    assert!(
+        answer["reason"].as_str().unwrap().contains("22023"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_batch_answers_every_waiter_503_and_stores_none() {
     let app = TestApp::spawn_with(one_writer()).await;
     // A failure that is not about one row's data (the disk is full): the whole batch fails.
-    sqlx::raw_sql(
-        "create function disk_full() returns trigger language plpgsql as $$
-         begin
-           if new.state = 'DISKFULL' then
-             raise exception 'could not extend file' using errcode = '53100';
-           end if;
-           return new;
-         end $$;
-         create trigger disk_full before insert on transaction_states
-           for each row execute function disk_full();",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
+    fail_history_insert(&app, "DISKFULL", "53100").await;
 
     let (lock, blocked) = hold_writer(&app).await;
     let mut sends = Vec::new();
