@@ -5,18 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST};
-use http::{HeaderValue, Request};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use http::HeaderValue;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::corpus::{Delivery, Maker};
+use super::http1::Conn;
 
 /// Where to send, and what.
 pub struct Plan {
@@ -54,8 +49,8 @@ pub struct Tally {
 
 /// The answer body of a callback.
 #[derive(serde::Deserialize)]
-struct Answer {
-    status: String,
+struct Answer<'a> {
+    status: &'a str,
     sequence: Option<i64>,
 }
 
@@ -71,7 +66,7 @@ pub async fn worker(plan: Arc<Plan>, next: Arc<AtomicUsize>) -> Tally {
     let mut tally = Tally::default();
     // ThreadRng cannot cross an await that may move the task to another thread.
     let mut rng = StdRng::from_rng(&mut rand::rng());
-    let mut conn: Option<SendRequest<Full<Bytes>>> = None;
+    let mut conn: Option<Conn> = None;
     loop {
         let started = Instant::now();
         if started >= plan.end {
@@ -93,7 +88,7 @@ pub async fn worker(plan: Arc<Plan>, next: Arc<AtomicUsize>) -> Tally {
         };
         let result = match conn.as_mut() {
             Some(c) => send(c, &plan, &delivery).await,
-            None => match connect(&plan.addr).await {
+            None => match Conn::connect(&plan.addr).await {
                 Ok(mut c) => {
                     let r = send(&mut c, &plan, &delivery).await;
                     conn = Some(c);
@@ -130,52 +125,14 @@ pub async fn worker(plan: Arc<Plan>, next: Arc<AtomicUsize>) -> Tally {
     }
 }
 
-async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(sender)
-}
-
-async fn send(
-    conn: &mut SendRequest<Full<Bytes>>,
-    plan: &Plan,
-    d: &Delivery,
-) -> Result<Sent, String> {
-    conn.ready().await.map_err(|e| format!("connection: {e}"))?;
-    let mut req = Request::post(plan.path.as_str())
-        .body(Full::new(d.body.clone()))
-        .map_err(|e| e.to_string())?;
-    let headers = req.headers_mut();
-    headers.insert(HOST, plan.host.clone());
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    for (name, value) in &d.headers {
-        headers.insert(name.clone(), value.clone());
-    }
-    let res = conn
-        .send_request(req)
-        .await
-        .map_err(|e| format!("request: {e}"))?;
-    let status = res.status();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("answer: {e}"))?
-        .to_bytes();
-    if status != http::StatusCode::OK {
-        return Ok(Sent::Status(status.as_u16()));
+async fn send(conn: &mut Conn, plan: &Plan, d: &Delivery) -> Result<Sent, String> {
+    let answer = conn.post(&plan.host, &plan.path, d).await?;
+    if answer.status != 200 {
+        return Ok(Sent::Status(answer.status));
     }
     let answer: Answer =
-        serde_json::from_slice(&body).map_err(|e| format!("unreadable 200 answer: {e}"))?;
-    Ok(match (answer.status.as_str(), answer.sequence) {
+        serde_json::from_slice(answer.body).map_err(|e| format!("unreadable 200 answer: {e}"))?;
+    Ok(match (answer.status, answer.sequence) {
         ("stored", Some(sequence)) => Sent::Stored(sequence),
         ("duplicate", _) => Sent::Duplicate,
         ("quarantined", _) => Sent::Quarantined,
@@ -185,7 +142,7 @@ async fn send(
 
 /// Sends `plan.corpus[0]` once on a new connection; its sequence when it is stored.
 pub async fn once(plan: &Plan) -> Result<i64, String> {
-    let mut conn = connect(&plan.addr).await?;
+    let mut conn = Conn::connect(&plan.addr).await?;
     match send(&mut conn, plan, &plan.corpus[0]).await? {
         Sent::Stored(sequence) => Ok(sequence),
         Sent::Duplicate => Err("answered duplicate".into()),

@@ -9,6 +9,7 @@
 
 mod check;
 mod corpus;
+mod http1;
 mod load;
 mod report;
 
