@@ -9,7 +9,9 @@
 # concurrency, it runs the release server once in each write mode on a fresh database and
 # loads it with `txhook bench` (unique signed callbacks, checked afterwards through the read
 # API), and runs pgbench inserting the same rows (event, transaction, history) 100 callbacks
-# per transaction as the raw limit. It prints the table and exits non-zero when any run has
+# per transaction as the raw limit. Each row also gives the CPU time the server, the load
+# generator and PostgreSQL (all its processes) spent per callback answered, sampled from
+# /proc over the measured window. It prints the table and exits non-zero when any run has
 # an acknowledged event missing. The cluster is left running; stop it with
 # `scripts/pg.sh stop bench`.
 #
@@ -44,6 +46,7 @@ command -v pgbench >/dev/null 2>&1 || die "pgbench not found (apt-get install po
 command -v psql >/dev/null 2>&1 || die "psql not found"
 
 ADMIN_URL="$(bash scripts/pg.sh start bench "$PG_PORT")"
+PG_DATA="$PWD/target/pg/bench/data"
 log "cluster: $ADMIN_URL"
 log "building the release binary"
 cargo build --release --locked --quiet
@@ -68,6 +71,19 @@ fresh_db() { # <name>: drop and create it, print its URL
 }
 drop_db() { PGOPTIONS="-c client_min_messages=warning" psql -X -q "$ADMIN_URL" -c "drop database if exists $1" >/dev/null; }
 kib() { awk -v k="$1" '$1 == k":" { print $2 }' "/proc/$2/status"; }
+ticks() { # <pid>...: user+system clock ticks these processes have used
+    local t=0 p
+    for p in "$@"; do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+cpu_ticks() { # <server pid> <generator pid>: ticks of the server, the generator, PostgreSQL
+    local pm
+    pm="$(head -n1 "$PG_DATA/postmaster.pid")"
+    # shellcheck disable=SC2046 # one word per pid
+    echo "$(ticks "$1") $(ticks "$2") $(ticks "$pm" $(pgrep -P "$pm"))"
+}
 
 # A corpus big enough for the fastest run we expect, with room: bodies cost ~1.3 KiB each.
 corpus_for() { echo $(((DURATION + WARMUP) * 25000)); }
@@ -92,29 +108,48 @@ run_txhook() { # <mode> <concurrency>
     sleep 0.5
     idle="$(kib VmRSS "$SERVER_PID")"
     log "$mode c=$c: ${WARMUP}s warm-up + ${DURATION}s"
-    json="$(env -i PATH="$PATH" RUST_LOG=warn TXHOOK_SHARED_KEY="$KEY" TXHOOK_ADMIN_TOKEN="$TOKEN" \
+    env -i PATH="$PATH" RUST_LOG=warn TXHOOK_SHARED_KEY="$KEY" TXHOOK_ADMIN_TOKEN="$TOKEN" \
         "$BIN" --config "$WORK/empty.toml" bench --json \
         --url "http://127.0.0.1:$PORT/webhooks/transactions" --concurrency "$c" \
-        --duration "${DURATION}s" --warmup "${WARMUP}s" --corpus "$(corpus_for)")" || true
+        --duration "${DURATION}s" --warmup "${WARMUP}s" --corpus "$(corpus_for)" \
+        >"$WORK/$name.json" 2>"$WORK/bench-$name.log" &
+    local bench_pid=$! cpu0 cpu1
+    # CPU of each party over the measured window (from half a second after the warm-up to a
+    # second before the end), to say where a callback's cost goes.
+    for ((i = 0; i < 600; i++)); do
+        grep -q loading "$WORK/bench-$name.log" 2>/dev/null && break
+        kill -0 "$bench_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep "$WARMUP"
+    sleep 0.5
+    cpu0="$(cpu_ticks "$SERVER_PID" "$bench_pid") $(date +%s%N)"
+    sleep $((DURATION > 2 ? DURATION - 1 : 1))
+    cpu1="$(cpu_ticks "$SERVER_PID" "$bench_pid") $(date +%s%N)"
+    wait "$bench_pid" || true
+    json="$(cat "$WORK/$name.json")"
     peak="$(kib VmHWM "$SERVER_PID")"
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
     drop_db "$name"
-    [[ -n $json ]] || die "txhook bench printed no report for $mode c=$c"
-    printf '%s\n' "$json" >"$WORK/$name.json"
+    [[ -n $json ]] || { cat "$WORK/bench-$name.log" >&2; die "txhook bench printed no report for $mode c=$c"; }
     local row
-    row="$(python3 - "$WORK/$name.json" <<'EOF'
+    row="$(python3 - "$WORK/$name.json" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 c = r.get("check") or {}
 ok = sum(r["counts"].get(k, 0) for k in ("stored", "duplicate", "quarantined"))
-print("%.0f|%.1f|%d|%d|%d" % (ok / r["duration_secs"], r["latency_ms"]["p99"],
-      c.get("acked", -1), c.get("missing", -1), r["requests"] - ok))
+rate = ok / r["duration_secs"]
+a, b, hz = [int(x) for x in sys.argv[2].split()], [int(x) for x in sys.argv[3].split()], int(sys.argv[4])
+secs = (b[3] - a[3]) / 1e9
+us = ["%.0f" % ((b[i] - a[i]) / hz / secs / rate * 1e6) if rate else "-" for i in range(3)]
+print("%.0f|%.1f|%d|%d|%d|%s" % (rate, r["latency_ms"]["p99"], c.get("acked", -1),
+      c.get("missing", -1), r["requests"] - ok, "/".join(us)))
 EOF
 )"
-    IFS='|' read -r rate p99 acked missing bad <<<"$row"
-    ROWS+=("$mode|$c|$rate|$p99|$idle|$peak|$acked|$missing|$bad")
+    IFS='|' read -r rate p99 acked missing bad cpu <<<"$row"
+    ROWS+=("$mode|$c|$rate|$p99|$idle|$peak|$acked|$missing|$bad|$cpu")
     if [[ $missing != 0 ]]; then FAILED=1; fi
 }
 
@@ -167,12 +202,13 @@ rows = [r.split("|") for r in sys.argv[4:]]
 print(f"txhook bench: {duration}s measured after {warmup}s warm-up per run, fresh database each, fsync on")
 print()
 print(f"{'mode':<10}{'conc':>6}{'callbacks/s':>13}{'p99 ms':>9}{'idle RSS':>10}{'peak RSS':>10}"
-      f"{'acked':>9}{'missing':>9}{'non-200':>9}")
+      f"{'acked':>9}{'missing':>9}{'non-200':>9}{'cpu us/callback':>16}")
 rate = {}
-for mode, c, r, p99, idle, peak, acked, missing, bad in rows:
+for mode, c, r, p99, idle, peak, acked, missing, bad, cpu in rows:
     rate[(mode, c)] = float(r)
     print(f"{mode:<10}{c:>6}{float(r):>13.0f}{float(p99):>9.1f}{int(idle)/1024:>8.1f}Mi"
-          f"{int(peak)/1024:>8.1f}Mi{acked:>9}{missing:>9}{bad:>9}")
+          f"{int(peak)/1024:>8.1f}Mi{acked:>9}{missing:>9}{bad:>9}{cpu:>16}")
+print(f"{'':<76}(server/generator/PostgreSQL)")
 print(f"{'raw limit':<10}{'':>6}{raw:>13.0f}   (pgbench: the same three rows per callback, 100 callbacks per commit)")
 print()
 for c in dict.fromkeys(c for _, c, *_ in rows):
