@@ -97,6 +97,9 @@ pub async fn worker(plan: Arc<Plan>, next: Arc<AtomicUsize>) -> Tally {
                 Err(e) => Err(e),
             },
         };
+        if conn.as_ref().is_some_and(Conn::closing) {
+            conn = None;
+        }
         let measured = started >= plan.measure_from;
         if measured {
             let us = started.elapsed().as_micros();
