@@ -28,7 +28,7 @@ pub(super) async fn write_batch(
     // PostgreSQL's ReadyForQuery, which follows the commit, and returns the commit's error
     // if it fails. So an `Ok` here means committed.
     let written: Vec<(i32, i64)> = sqlx::query_as(
-        "select ord, seq from txhook_write_callbacks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+        "select ord, seq from txhook_write_callbacks($1, $2, $3::jsonb[], $4, $5, $6, $7, $8, $9, $10,
                                                      $11, $12, $13, $14, $15)",
     )
     .bind(&arrays.keys)
@@ -72,7 +72,7 @@ pub(super) async fn write_batch(
 struct Arrays<'a> {
     keys: Vec<&'a str>,
     received: Vec<chrono::DateTime<chrono::Utc>>,
-    headers: Vec<&'a serde_json::Value>,
+    headers: Vec<&'a str>,
     bodies: Vec<&'a [u8]>,
     quarantine: Vec<Option<&'a str>>,
     ids: Vec<Option<&'a str>>,

@@ -11,8 +11,8 @@ use crate::transaction::{Reading, Transaction, TxState, applies_over};
 #[derive(Debug)]
 pub struct NewCallback {
     pub received_at: DateTime<Utc>,
-    /// Request headers without secrets, as a JSON object.
-    pub headers: serde_json::Value,
+    /// Request headers without secrets: the text of a JSON object.
+    pub headers: String,
     pub body: bytes::Bytes,
     pub dedup_key: String,
     pub reading: Reading,
@@ -84,7 +84,7 @@ pub(super) async fn insert_callback(
              returning sequence)
          insert into events (sequence, source, dedup_key, received_at, headers, body, outcome,
                              quarantine_reason, transaction_id, state)
-         select key.sequence, 'callback', $1, $2, $3, $4, $5, $6, $7, $8 from key
+         select key.sequence, 'callback', $1, $2, $3::jsonb, $4, $5, $6, $7, $8 from key
          returning sequence",
     )
     .bind(&cb.dedup_key)
