@@ -243,24 +243,22 @@ mod tests {
         assert!(conn.closing());
     }
 
+    /// Posts a delivery to a server that answers `answer`; the client's error.
+    async fn error_for(answer: &'static [u8]) -> String {
+        let (addr, _server) = serve_once(vec![answer]).await;
+        let mut conn = Conn::connect(&addr).await.unwrap();
+        let host = HeaderValue::from_static("localhost");
+        conn.post(&host, "/", &delivery()).await.err().unwrap()
+    }
+
     #[tokio::test]
     async fn chunked_answers_and_closed_connections_are_errors() {
-        let d = delivery();
-        let host = HeaderValue::from_static("localhost");
-        let (addr, _server) = serve_once(vec![
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
-        ])
-        .await;
-        let mut conn = Conn::connect(&addr).await.unwrap();
-        let err = conn.post(&host, "/", &d).await.err().unwrap();
+        let err =
+            error_for(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n").await;
         assert!(err.contains("chunked"), "{err}");
 
-        let (addr, _server) = serve_once(vec![
-            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 10\r\n\r\nabc",
-        ])
-        .await;
-        let mut conn = Conn::connect(&addr).await.unwrap();
-        let err = conn.post(&host, "/", &d).await.err().unwrap();
+        let err =
+            error_for(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 10\r\n\r\nabc").await;
         assert!(err.contains("connection closed"), "{err}");
     }
 }
