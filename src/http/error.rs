@@ -72,8 +72,19 @@ impl From<SubmitError> for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A value PostgreSQL refuses for what it is (a NUL, an out-of-range number) is the
+    /// client's error; only the store being unreachable or failing is `unavailable`.
+    /// (Callbacks never get here: the store keeps refused content in quarantine.)
     fn from(e: StoreError) -> Self {
-        Self::Unavailable(Some(e))
+        if e.is_permanent_for_row() {
+            tracing::warn!(error = %e, "database refused a value of the request");
+            Self::BadParameter {
+                param: "request",
+                why: "holds a value the database cannot take".into(),
+            }
+        } else {
+            Self::Unavailable(Some(e))
+        }
     }
 }
 

@@ -50,14 +50,28 @@ pub fn text(
     map: &HashMap<String, String>,
     param: &'static str,
 ) -> Result<Option<String>, ApiError> {
-    match map.get(param) {
-        None => Ok(None),
-        Some(v) if v.is_empty() || v.len() > 256 => Err(ApiError::BadParameter {
+    map.get(param)
+        .map(|v| storable(v, param).map(str::to_owned))
+        .transpose()
+}
+
+/// `v` if PostgreSQL can compare it with what it holds: 1 to 256 characters, no NUL (which
+/// PostgreSQL text cannot hold, and refuses with an error that is the client's, not the
+/// store's).
+pub fn storable<'a>(v: &'a str, param: &'static str) -> Result<&'a str, ApiError> {
+    if v.is_empty() || v.len() > 256 {
+        return Err(ApiError::BadParameter {
             param,
             why: "must be 1 to 256 characters".into(),
-        }),
-        Some(v) => Ok(Some(v.clone())),
+        });
     }
+    if v.contains('\0') {
+        return Err(ApiError::BadParameter {
+            param,
+            why: "must not contain a NUL character".into(),
+        });
+    }
+    Ok(v)
 }
 
 /// An RFC 3339 time.

@@ -97,9 +97,10 @@ async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = params::storable(&id, "id")?;
     let store = &state.store;
-    let view = store.transaction(&id).await?.ok_or(ApiError::NotFound)?;
-    let history = store.history(&id).await?;
+    let view = store.transaction(id).await?.ok_or(ApiError::NotFound)?;
+    let history = store.history(id).await?;
     let mut body = shaped(view);
     if let Value::Object(map) = &mut body {
         map.insert("history".into(), json!(history));

@@ -2,6 +2,7 @@
 //! one database transaction, committed before the caller answers.
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction as DbTx};
 
 use super::{Store, StoreError};
@@ -32,21 +33,40 @@ pub enum Outcome {
 impl Store {
     /// Writes one callback in its own database transaction (the `single` write mode).
     ///
-    /// A row PostgreSQL refuses for its data (SQLSTATE class 22/23) is written again as
-    /// quarantined, so that one unreadable value cannot fail its delivery forever.
+    /// A row PostgreSQL refuses for its data ([`StoreError::is_permanent_for_row`]: a NUL,
+    /// an index row too large, a number out of range) is written again as quarantined, so
+    /// that no content of a validly signed body can fail its delivery forever: the answer is
+    /// 200 and the raw body is kept. Only the store being unavailable is an error.
     #[tracing::instrument(skip_all, fields(dedup_key = %cb.dedup_key))]
     pub async fn record_callback(&self, cb: &NewCallback) -> Result<Outcome, StoreError> {
-        match self.record_once(cb, None).await {
-            Err(e) if e.is_permanent_for_row() && matches!(cb.reading, Reading::Transaction(_)) => {
-                let reason = format!(
-                    "database refused the transaction (sqlstate {})",
-                    e.sqlstate().unwrap_or_default()
-                );
-                tracing::warn!(%reason, "quarantining callback");
-                self.record_once(cb, Some(reason)).await
+        let e = match self.record_once(cb, None).await {
+            Err(e) if e.is_permanent_for_row() => e,
+            other => return other,
+        };
+        let reason = format!(
+            "database refused the callback's data (sqlstate {})",
+            e.sqlstate().unwrap_or_default()
+        );
+        tracing::warn!(%reason, "quarantining callback");
+        if matches!(cb.reading, Reading::Transaction(_)) {
+            match self.record_once(cb, Some(reason.clone())).await {
+                Err(e) if e.is_permanent_for_row() => {}
+                other => return other,
             }
-            other => other,
         }
+        // Only what txhook made itself is left to refuse (the key, the kept headers): keep
+        // the raw body under a key derived from the original one, so retries still meet it.
+        let bare = NewCallback {
+            received_at: cb.received_at,
+            headers: "{}".to_owned(),
+            body: cb.body.clone(),
+            dedup_key: format!(
+                "refused-sha256:{}",
+                hex::encode(Sha256::digest(cb.dedup_key.as_bytes()))
+            ),
+            reading: Reading::Quarantine(reason.clone()),
+        };
+        self.record_once(&bare, Some(reason)).await
     }
 
     async fn record_once(

@@ -17,12 +17,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// A data or integrity error: retrying the same row cannot succeed.
+    /// PostgreSQL refused the data itself: retrying the same row cannot succeed, and the
+    /// store is not unavailable. SQLSTATE classes 22 (data exception: a NUL in text, a
+    /// number out of range, a bad encoding), 23 (integrity constraint) and 54 (program limit
+    /// exceeded: an index row too large, a statement too complex).
     pub fn is_permanent_for_row(&self) -> bool {
         match self {
             Self::Database(sqlx::Error::Database(db)) => db
                 .code()
-                .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+                .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
             _ => false,
         }
     }

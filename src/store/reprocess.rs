@@ -56,9 +56,18 @@ impl Store {
             if taken {
                 continue;
             }
-            apply_transaction(&mut tx, &t, sequence, received_at).await?;
-            tx.commit().await?;
-            done.fixed += 1;
+            match apply_transaction(&mut tx, &t, sequence, received_at).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    done.fixed += 1;
+                }
+                // Still refused by PostgreSQL for its data (e.g. an over-long indexed field):
+                // it stays quarantined, and the others go on.
+                Err(e) if e.is_permanent_for_row() => {
+                    tracing::warn!(sequence, error = %e, "quarantined callback still refused");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(done)
     }

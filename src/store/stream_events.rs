@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
+use crate::transaction::bounded_key;
 
 /// A stream notification, ready to be written.
 #[derive(Debug, Clone)]
@@ -28,16 +29,28 @@ pub struct NewStreamEvent<'a> {
 
 impl NewStreamEvent<'_> {
     /// What makes two deliveries the same event.
+    ///
+    /// A key too long for an index (a 10,000-character entity id) is kept as its SHA-256
+    /// (`op-sha256:<hex>`; see [`bounded_key`]).
     pub fn dedup_key(&self) -> String {
-        match self.timestamp_millis {
-            Some(ms) => format!("op:{}:{}:{ms}", self.event, self.entity_id),
+        let rest = match self.timestamp_millis {
+            Some(ms) => format!("{}:{}:{ms}", self.event, self.entity_id),
             None => format!(
-                "op:{}:{}:frame-sha256:{}",
+                "{}:{}:frame-sha256:{}",
                 self.event,
                 self.entity_id,
                 hex::encode(Sha256::digest(self.frame.as_bytes()))
             ),
-        }
+        };
+        bounded_key("op", &rest)
+    }
+
+    /// The key of a frame kept raw because its fields were refused: the frame's hash.
+    fn refused_key(&self) -> String {
+        format!(
+            "op-refused:frame-sha256:{}",
+            hex::encode(Sha256::digest(self.frame.as_bytes()))
+        )
     }
 
     fn event_time(&self) -> Option<DateTime<Utc>> {
@@ -53,16 +66,22 @@ pub enum StreamOutcome {
     Stored { sequence: i64 },
     /// Already held (same key); nothing written.
     Duplicate,
+    /// New, committed raw: PostgreSQL refused its fields (e.g. a NUL in the event name).
+    Quarantined { sequence: i64 },
 }
 
 impl Store {
     /// Writes one stream event (one statement, committed on return) unless its key is held.
+    ///
+    /// An event whose fields PostgreSQL refuses ([`StoreError::is_permanent_for_row`]) is
+    /// kept raw as quarantined, keyed by the hash of its frame, so that the stream keeps
+    /// flowing: only the store being unavailable is an error.
     #[tracing::instrument(skip_all, fields(event = ev.event, entity_id = ev.entity_id))]
     pub async fn record_stream_event(
         &self,
         ev: &NewStreamEvent<'_>,
     ) -> Result<StreamOutcome, StoreError> {
-        let sequence: Option<i64> = sqlx::query_scalar(
+        let sequence: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
             "with key as (
                  insert into event_keys (dedup_key, received_at) values ($1, $2)
                  on conflict (dedup_key) do nothing
@@ -79,9 +98,43 @@ impl Store {
         .bind(ev.entity_id)
         .bind(ev.event_time())
         .fetch_optional(&self.pool)
+        .await;
+        match sequence.map_err(StoreError::from) {
+            Ok(Some(sequence)) => Ok(StreamOutcome::Stored { sequence }),
+            Ok(None) => Ok(StreamOutcome::Duplicate),
+            Err(e) if e.is_permanent_for_row() => self.record_refused_frame(ev, &e).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record_refused_frame(
+        &self,
+        ev: &NewStreamEvent<'_>,
+        refused: &StoreError,
+    ) -> Result<StreamOutcome, StoreError> {
+        let reason = format!(
+            "database refused the event's fields (sqlstate {})",
+            refused.sqlstate().unwrap_or_default()
+        );
+        tracing::warn!(%reason, "keeping the stream frame raw");
+        let sequence: Option<i64> = sqlx::query_scalar(
+            "with key as (
+                 insert into event_keys (dedup_key, received_at) values ($1, $2)
+                 on conflict (dedup_key) do nothing
+                 returning sequence)
+             insert into events (sequence, source, dedup_key, received_at, body, outcome,
+                                 quarantine_reason)
+             select key.sequence, 'orangepill', $1, $2, $3, 'quarantined', $4 from key
+             returning sequence",
+        )
+        .bind(ev.refused_key())
+        .bind(ev.received_at)
+        .bind(ev.frame.as_bytes())
+        .bind(reason)
+        .fetch_optional(&self.pool)
         .await?;
         Ok(match sequence {
-            Some(sequence) => StreamOutcome::Stored { sequence },
+            Some(sequence) => StreamOutcome::Quarantined { sequence },
             None => StreamOutcome::Duplicate,
         })
     }

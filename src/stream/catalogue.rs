@@ -192,11 +192,18 @@ impl<'a> EventName<'a> {
     pub fn label(&self) -> String {
         match self {
             Self::Documented(d) => d.name.to_owned(),
-            Self::Message { channel, delivery } if channel.len() <= 32 => match delivery {
-                Delivery::Sent => format!("{channel}.message.sent"),
-                Delivery::Failed => format!("{channel}.message.failed"),
+            // Only the documented channels: any other would let the stream mint labels.
+            Self::Message { channel, delivery } if DOCUMENTED_CHANNELS.contains(channel) => {
+                match delivery {
+                    Delivery::Sent => format!("{channel}.message.sent"),
+                    Delivery::Failed => format!("{channel}.message.failed"),
+                }
+            }
+            Self::Message { delivery, .. } => match delivery {
+                Delivery::Sent => "other.message.sent".to_owned(),
+                Delivery::Failed => "other.message.failed".to_owned(),
             },
-            _ => "unknown".to_owned(),
+            Self::Unknown(_) => "unknown".to_owned(),
         }
     }
 }
@@ -254,6 +261,10 @@ mod tests {
         assert_eq!(
             EventName::parse("sms.message.sent").label(),
             "sms.message.sent"
+        );
+        assert_eq!(
+            EventName::parse("pigeon42.message.failed").label(),
+            "other.message.failed"
         );
     }
 }

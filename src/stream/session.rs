@@ -171,14 +171,15 @@ impl Session<'_> {
                 let outcome = self.store_patiently(&ev, stop).await?;
                 let label = EventName::parse(&n.event).label();
                 self.status
-                    .event(label, matches!(outcome, StreamOutcome::Stored { .. }));
+                    .event(label, !matches!(outcome, StreamOutcome::Duplicate));
                 Step::Continue
             }
         })
     }
 
     /// Stores `ev`, retrying while the database is away: the stream cannot redeliver, so an
-    /// event is not dropped. Reading waits meanwhile. `None` when shutdown comes first.
+    /// event is not dropped. Reading waits meanwhile. (Content PostgreSQL refuses is not
+    /// retried: the store keeps such a frame raw and answers at once.) `None` when shutdown comes first.
     async fn store_patiently(
         &self,
         ev: &NewStreamEvent<'_>,

@@ -60,9 +60,28 @@ pub fn dedup_key_for_raw(body: &[u8]) -> String {
     format!("raw:{}", hex::encode(Sha256::digest(body)))
 }
 
-/// Dedup key under standard-webhooks: `whid:` + the `webhook-id`.
+/// Longest dedup key kept as written. PostgreSQL's btree refuses an index row over about
+/// 2.7 kB, so a longer key (a sender's very long `webhook-id` or stream entity id) is kept as
+/// its SHA-256 instead: still the same key on every retry.
+pub const MAX_PLAIN_KEY_BYTES: usize = 2048;
+
+/// Dedup key under standard-webhooks: `whid:` + the `webhook-id` (`whid-sha256:` + its hash
+/// when longer than [`MAX_PLAIN_KEY_BYTES`]).
 pub fn dedup_key_for_webhook_id(id: &str) -> String {
-    format!("whid:{id}")
+    bounded_key("whid", id)
+}
+
+/// `prefix:` + `text`, or `prefix-sha256:` + the SHA-256 of `text` when that is too long
+/// for an index (or holds a NUL, which PostgreSQL text cannot).
+pub fn bounded_key(prefix: &str, text: &str) -> String {
+    if text.len() + prefix.len() < MAX_PLAIN_KEY_BYTES && !text.contains('\0') {
+        format!("{prefix}:{text}")
+    } else {
+        format!(
+            "{prefix}-sha256:{}",
+            hex::encode(Sha256::digest(text.as_bytes()))
+        )
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +113,17 @@ mod tests {
             dedup_key_for_json(&parse(r#"{"a":0.1}"#)),
             dedup_key_for_json(&parse(r#"{"a":0.10}"#))
         );
+    }
+
+    #[test]
+    fn long_or_nul_keys_are_hashed_and_stay_stable() {
+        assert_eq!(dedup_key_for_webhook_id("msg_1"), "whid:msg_1");
+        let long = "x".repeat(10_000);
+        let key = dedup_key_for_webhook_id(&long);
+        assert!(key.starts_with("whid-sha256:") && key.len() < 100, "{key}");
+        assert_eq!(key, dedup_key_for_webhook_id(&long));
+        assert_ne!(key, dedup_key_for_webhook_id(&"x".repeat(10_001)));
+        assert!(bounded_key("op", "a\0b").starts_with("op-sha256:"));
     }
 
     fn json_object() -> impl Strategy<Value = Vec<(String, i64)>> {

@@ -12,7 +12,7 @@ mod state;
 
 pub use amount::Decimal;
 pub use canonical::{
-    canonical_json, dedup_key_for_json, dedup_key_for_raw, dedup_key_for_webhook_id,
+    bounded_key, canonical_json, dedup_key_for_json, dedup_key_for_raw, dedup_key_for_webhook_id,
 };
 pub use model::{Charge, Deposit, Exchange, Money, Payment, Rate, Status, Transaction, TxType};
 pub use read::{Incoming, Reading, read};

@@ -37,10 +37,28 @@ pub fn read(body: &[u8], webhook_id: Option<&str>) -> Incoming {
         Err(e) => Reading::Quarantine(format!("body is not JSON: {}", without_position(&e))),
         Ok(v) => match interpret(v) {
             Ok(t) => Reading::Transaction(Box::new(t)),
-            Err(reason) => Reading::Quarantine(reason),
+            Err(reason) => Reading::Quarantine(storable_reason(reason)),
         },
     };
     Incoming { dedup_key, reading }
+}
+
+/// Longest quarantine reason kept.
+const MAX_REASON_BYTES: usize = 300;
+
+/// `reason` as a column can hold it: serde's messages quote the offending value, which
+/// comes from the sender and may be long or hold a NUL.
+fn storable_reason(mut reason: String) -> String {
+    reason.retain(|c| c != '\0');
+    if reason.len() > MAX_REASON_BYTES {
+        let mut end = MAX_REASON_BYTES;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    reason
 }
 
 fn interpret(v: Value) -> Result<Transaction, String> {
@@ -112,6 +130,20 @@ mod tests {
         );
         assert!(reason(r#"{"id":"a","status":{"state":"PENDING"},"amount":{"amount":"abc","currency":"EUR"}}"#)
             .starts_with("unreadable transaction"));
+    }
+
+    #[test]
+    fn reasons_quoting_the_body_are_short_and_free_of_nul() {
+        let body = format!(
+            r#"{{"id":"a","status":{{"state":"PENDING"}},"amount":{{"amount":"\u0000{}","currency":"EUR"}}}}"#,
+            "9".repeat(5000)
+        );
+        let r = reason(&body);
+        assert!(r.starts_with("unreadable transaction"), "{r}");
+        assert!(
+            r.len() <= MAX_REASON_BYTES + '…'.len_utf8() && !r.contains('\0'),
+            "{r}"
+        );
     }
 
     #[test]

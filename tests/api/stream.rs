@@ -445,3 +445,47 @@ async fn the_fake_stream_emits_catalogue_events_at_its_rate() {
     assert!(bodies.iter().any(|b| b["timestamp"].is_string()));
     assert!(events.iter().all(|e| e["eventTime"].is_string()));
 }
+
+#[tokio::test]
+async fn frames_the_database_refuses_are_kept_raw_and_the_next_frame_flows() {
+    let fake = fake_stream().await;
+    let app = subscribed_app(&fake).await;
+    // A NUL in the event name (PostgreSQL text cannot hold it) and a 10,000-character entity
+    // id (too long for an index as part of the dedup key). Before, each made the client
+    // retry forever and stop reading the socket.
+    let nul = frame("transaction.\u{0}done", &entity(), json!(1_671_547_687));
+    let long_id = "e".repeat(10_000);
+    fake.stream.send_text(nul.clone());
+    fake.stream
+        .send_event("transaction.done", &long_id, json!(1_671_547_688));
+    let after = entity();
+    fake.stream
+        .send_event("transaction.done", &after, json!(1_671_547_689));
+
+    stored(&app, &after).await;
+    let long = stored(&app, &long_id).await;
+    assert_eq!(long["outcome"], "stored");
+    let events = stream_events(&app).await;
+    let refused: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["outcome"] == "quarantined")
+        .collect();
+    assert_eq!(refused.len(), 1, "{events:?}");
+    assert_eq!(refused[0]["body"], nul.as_str());
+    assert!(
+        refused[0]["quarantineReason"]
+            .as_str()
+            .unwrap()
+            .contains("22021")
+    );
+
+    // Sent again, both are recognised as held.
+    fake.stream.send_text(nul);
+    fake.stream
+        .send_event("transaction.done", &long_id, json!(1_671_547_688));
+    let last = entity();
+    fake.stream
+        .send_event("transaction.done", &last, json!(1_671_547_690));
+    stored(&app, &last).await;
+    assert_eq!(stream_events(&app).await.len(), 4);
+}
