@@ -91,6 +91,9 @@ pub struct Config {
     pub stream_backoff_max: Duration,
     /// Largest callback body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Bytes of callback bodies held at once before their signature is checked; beyond it
+    /// the answer is 503 with `Retry-After`.
+    pub max_unverified_bytes: u32,
     /// How callbacks are committed.
     pub write_mode: WriteMode,
     /// Log format.
@@ -171,4 +174,51 @@ fn non_empty_env(var: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads the shipped `config.toml` with `vars` (and a database URL and key) set.
+    fn load_shipped(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        load_with(Some(&file), |var| match var {
+            "DATABASE_URL" => Some("postgres://txhook@127.0.0.1:1/unused".into()),
+            "TXHOOK_SHARED_KEY" => Some("a-shared-key-of-some-length-8c1e".into()),
+            _ => vars
+                .iter()
+                .find(|(v, _)| *v == var)
+                .map(|(_, value)| (*value).to_owned()),
+        })
+    }
+
+    fn refused(vars: &[(&str, &str)]) -> String {
+        load_shipped(vars)
+            .expect_err(&format!("{vars:?} was accepted"))
+            .to_string()
+    }
+
+    #[test]
+    fn batches_whose_bodies_could_pass_postgresqls_value_limit_are_refused() {
+        assert!(load_shipped(&[]).is_ok());
+        let err = refused(&[("TXHOOK_MAX_BODY_BYTES", "16777216")]);
+        assert!(err.contains("TXHOOK_BATCH_MAX"), "{err}");
+        // One transaction per callback has no batch to bound.
+        let single = load_shipped(&[
+            ("TXHOOK_MAX_BODY_BYTES", "16777216"),
+            ("TXHOOK_MAX_UNVERIFIED_BYTES", "67108864"),
+            ("TXHOOK_WRITE_MODE", "single"),
+        ]);
+        assert!(single.is_ok());
+    }
+
+    #[test]
+    fn the_unverified_byte_budget_holds_at_least_one_body() {
+        let err = refused(&[
+            ("TXHOOK_MAX_BODY_BYTES", "4096"),
+            ("TXHOOK_MAX_UNVERIFIED_BYTES", "4095"),
+        ]);
+        assert!(err.contains("TXHOOK_MAX_UNVERIFIED_BYTES"), "{err}");
+    }
 }

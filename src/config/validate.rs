@@ -10,6 +10,10 @@ use super::{Config, ConfigError, LogFormat, WriteMode};
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
 
+/// Most bytes of bodies one group commit may carry: a quarter of PostgreSQL's 1 GB limit on
+/// one value (the batch's bodies are one array).
+const MAX_BATCH_BYTES: u64 = 256 * 1_048_576;
+
 /// The signing settings, shared by the receiver (verifies) and `send` (signs).
 pub(super) struct Signing {
     pub scheme: Scheme,
@@ -120,6 +124,19 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         });
     }
 
+    // Bodies are buffered before their signature is checked: this bounds what unverified
+    // senders can make the server hold at once (one body at least).
+    let max_unverified_bytes = raw.max_unverified_bytes.unwrap_or(64 * 1_048_576);
+    if max_unverified_bytes < max_body_bytes as u64 || max_unverified_bytes > u64::from(u32::MAX) {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_MAX_UNVERIFIED_BYTES",
+            why: format!(
+                "must be from TXHOOK_MAX_BODY_BYTES ({max_body_bytes}) to {}",
+                u32::MAX
+            ),
+        });
+    }
+
     let write_mode = match non_empty(raw.write_mode).as_deref().unwrap_or("batched") {
         "batched" => WriteMode::Batched,
         "single" => WriteMode::Single,
@@ -140,6 +157,18 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 64, 10_000)?,
         queue_capacity: count("TXHOOK_QUEUE_CAPACITY", raw.queue_capacity, 2048, 1_000_000)?,
     };
+    // A batch goes to PostgreSQL as one array of bodies: one value, which PostgreSQL caps
+    // at 1 GB. Stay well inside it.
+    if write_mode == WriteMode::Batched
+        && (max_body_bytes as u64).saturating_mul(batch.max_batch as u64) > MAX_BATCH_BYTES
+    {
+        return Err(ConfigError::Invalid {
+            var: "TXHOOK_BATCH_MAX",
+            why: format!(
+                "times TXHOOK_MAX_BODY_BYTES ({max_body_bytes}) must stay within {MAX_BATCH_BYTES} bytes (PostgreSQL takes at most 1 GB in one value)"
+            ),
+        });
+    }
     if write_mode == WriteMode::Batched && batch.writers as u32 >= db_max_connections {
         return Err(ConfigError::Invalid {
             var: "TXHOOK_BATCH_WRITERS",
@@ -168,6 +197,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         stream_backoff_initial,
         stream_backoff_max,
         max_body_bytes,
+        max_unverified_bytes: max_unverified_bytes as u32,
         write_mode,
         log_format,
         request_timeout: secs("TXHOOK_REQUEST_TIMEOUT_SECS", raw.request_timeout_secs, 10)?,

@@ -46,6 +46,8 @@ pub struct AppState {
     pub registration: StatusHandle,
     /// Slots for requests in flight (load shedding).
     pub slots: Arc<Semaphore>,
+    /// Bytes of callback bodies not yet verified, one permit a byte.
+    pub unverified_bytes: Arc<Semaphore>,
     /// The stream client's status, when ingestion runs (readiness detail).
     pub stream: Option<Arc<StreamStatus>>,
 }
@@ -59,7 +61,9 @@ impl AppState {
             static_header: config.static_header.clone(),
         };
         let config_slots = config.max_concurrent_requests;
+        let unverified_bytes = Arc::new(Semaphore::new(config.max_unverified_bytes as usize));
         Self {
+            unverified_bytes,
             config: Arc::new(config),
             store,
             writer,

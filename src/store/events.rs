@@ -40,6 +40,10 @@ pub enum TailError {
     Store(#[from] StoreError),
 }
 
+/// Most bytes of bodies in one page of the event log or the transaction list (a page
+/// always holds at least one item); the cursor walks on from where a page stops.
+pub const PAGE_MAX_BODY_BYTES: i64 = 8 * 1_048_576;
+
 const COLUMNS: &str = "sequence, source, received_at, dedup_key, outcome, quarantine_reason,
     transaction_id, state, event_name, entity_id, event_time, headers, body";
 
@@ -56,16 +60,26 @@ impl Store {
                 .map_err(StoreError::from)?
         };
         let (txid,) = position.ok_or(TailError::UnknownPosition(after))?;
+        // A page ends at `limit` events or once the bodies before an event reach
+        // PAGE_MAX_BODY_BYTES, whichever comes first (it always holds one event). The running
+        // sum streams in the index's order, so the rows past the page are never read.
         let rows = sqlx::query_as(&format!(
-            "select {COLUMNS} from events
-              where (txid, sequence) > ($1::xid8, $2)
-                and txid < pg_snapshot_xmin(pg_current_snapshot())
-              order by txid, sequence
-              limit $3"
+            "select {COLUMNS} from (
+                 select {COLUMNS}, txid,
+                        sum(octet_length(body)) over (order by txid, sequence
+                            rows between unbounded preceding and 1 preceding) as before
+                   from events
+                  where (txid, sequence) > ($1::xid8, $2)
+                    and txid < pg_snapshot_xmin(pg_current_snapshot())
+                  order by txid, sequence
+                  limit $3) page
+              where coalesce(before, 0) < $4
+              order by txid, sequence"
         ))
         .bind(txid)
         .bind(after)
         .bind(i64::from(limit))
+        .bind(PAGE_MAX_BODY_BYTES)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::from)?;

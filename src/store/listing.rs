@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 
+use super::events::PAGE_MAX_BODY_BYTES;
 use super::{Store, StoreError, TransactionView};
 
 /// Filters of `GET /api/v1/transactions`; `None` means any.
@@ -34,8 +35,12 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
+        // Bounded by bytes as well as by count, like the event log (PAGE_MAX_BODY_BYTES).
         let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "select t.id, t.state, e.body, e.received_at, t.updated_at, t.first_sequence
+            "select id, state, body, received_at, updated_at, first_sequence, before from (
+             select t.id, t.state, e.body, e.received_at, t.updated_at, t.first_sequence,
+                    sum(octet_length(e.body)) over (order by t.first_sequence
+                        rows between unbounded preceding and 1 preceding) as before
                from transactions t join events e on e.sequence = t.current_sequence
               where t.first_sequence > ",
         );
@@ -57,15 +62,23 @@ impl Store {
         }
         // One more than asked tells whether another page follows.
         q.push(" order by t.first_sequence limit ")
-            .push_bind(i64::from(limit) + 1);
-        let mut rows: Vec<(TransactionView, i64)> = q
+            .push_bind(i64::from(limit) + 1)
+            .push(") page where coalesce(before, 0) < ")
+            .push_bind(PAGE_MAX_BODY_BYTES)
+            .push(" order by first_sequence");
+        let listed = q
             .build_query_as::<ListedRow>()
             .fetch_all(&self.pool)
-            .await?
+            .await?;
+        // More follow when there was one more than asked, or the bytes ended the page.
+        let full = listed.last().is_some_and(|r| {
+            r.before.unwrap_or(0) + r.view.body.len() as i64 >= PAGE_MAX_BODY_BYTES
+        });
+        let mut rows: Vec<(TransactionView, i64)> = listed
             .into_iter()
             .map(|r| (r.view, r.first_sequence))
             .collect();
-        let more = rows.len() > limit as usize;
+        let more = rows.len() > limit as usize || full;
         rows.truncate(limit as usize);
         let next_after = if more { rows.last().map(|r| r.1) } else { None };
         Ok(Page {
@@ -80,4 +93,6 @@ struct ListedRow {
     #[sqlx(flatten)]
     view: TransactionView,
     first_sequence: i64,
+    /// Bytes of the bodies before this row's in the listing order.
+    before: Option<i64>,
 }

@@ -21,7 +21,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use batch::{BatchOptions, Batcher, SubmitError, Writer, Writers};
 pub use callbacks::{NewCallback, Outcome};
 pub use error::StoreError;
-pub use events::{EventRow, TailError};
+pub use events::{EventRow, PAGE_MAX_BODY_BYTES, TailError};
 pub use listing::{Page, TransactionFilter};
 pub use partitions::MONTHS_AHEAD;
 pub use reads::{HistoryEntry, TransactionView};

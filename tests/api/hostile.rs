@@ -179,3 +179,68 @@ async fn a_flood_beyond_the_request_cap_is_shed_with_503_and_health_still_answer
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Opens a connection and sends a callback's head declaring `len` bytes, and `sent` of them.
+async fn held_body(app: &TestApp, len: usize, sent: usize) -> TcpStream {
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /webhooks/transactions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-hubpay-hmac: 00\r\ncontent-length: {len}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![b' '; sent]).await.unwrap();
+    s
+}
+
+/// Reads the status code of the answer on `s`.
+async fn status_on(s: &mut TcpStream) -> u16 {
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn unverified_bodies_beyond_the_byte_budget_get_503_with_retry_after() {
+    let app = TestApp::spawn_with(
+        Settings::default()
+            .set("TXHOOK_MAX_BODY_BYTES", "4096")
+            .set("TXHOOK_MAX_UNVERIFIED_BYTES", "8192")
+            .set("TXHOOK_REQUEST_TIMEOUT_SECS", "30"),
+    )
+    .await;
+    // Two slow senders hold the whole budget, before any signature can be checked.
+    let mut first = held_body(&app, 4096, 10).await;
+    let _second = held_body(&app, 4096, 10).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.post_raw("{}", hmac_headers(SHARED_KEY, b"{}")).await;
+        if r.status() == 503 {
+            assert!(r.headers().contains_key("retry-after"));
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "overloaded");
+            break;
+        }
+        // The held requests may not have reached the handler yet.
+        assert!(Instant::now() < deadline, "never refused: {}", r.status());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A chunked body that would pass the budget is refused as it arrives.
+    let mut req = b"POST /webhooks/transactions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-hubpay-hmac: 00\r\n\r\n".to_vec();
+    req.extend(b"10\r\n{\"a\":1234567890}\r\n0\r\n\r\n");
+    assert_eq!(raw_status(&app, &req).await, 503);
+
+    // The first sender finishes: its body is checked (and refused), its bytes are released,
+    // and a signed callback goes through again.
+    first.write_all(&vec![b' '; 4096 - 10]).await.unwrap();
+    assert_eq!(status_on(&mut first).await, 401);
+    let (status, answer) = app
+        .deliver(&tx_body(&new_id(), "PAYMENT", "PENDING", "1.00"))
+        .await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
+}

@@ -592,3 +592,59 @@ async fn reprocessed_old_callback_does_not_override_a_later_state_by_latest_wins
     assert_eq!(t["history"][0]["state"], "AWAITING_APPROVAL");
     assert_eq!(t["history"][0]["applied"], false);
 }
+
+#[tokio::test]
+async fn pages_are_bounded_by_bytes_and_the_cursor_still_walks_everything() {
+    let app = TestApp::spawn().await;
+    // Twelve transactions of about 900 kB each: 10.8 MB, over the 8 MiB a page may carry.
+    let note = "n".repeat(900_000);
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let id = new_id();
+        let mut b: Value =
+            serde_json::from_str(&body(&id, "PAYMENT", "PENDING", "w", "EUR")).unwrap();
+        b["note"] = json!(note);
+        let b = b.to_string();
+        let (status, answer) = app.deliver(&b).await;
+        assert_eq!(
+            (status, answer["status"].as_str()),
+            (200, Some("stored")),
+            "{answer}"
+        );
+        ids.push(id);
+    }
+    let max = txhook::store::PAGE_MAX_BODY_BYTES as usize;
+
+    let (status, first) = get_json(&app, "/api/v1/events?limit=1000").await;
+    assert_eq!(status, 200);
+    let bytes: usize = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["body"].as_str().unwrap().len())
+        .sum();
+    let n = first["items"].as_array().unwrap().len();
+    assert!((1..12).contains(&n), "{n} events in one page");
+    assert!(
+        bytes < max + 1_000_000,
+        "{bytes} bytes of bodies in one page"
+    );
+    let mut seen = n;
+    let mut after = first["next"].as_i64().unwrap();
+    loop {
+        let (_, page) = get_json(&app, &format!("/api/v1/events?limit=1000&after={after}")).await;
+        let items = page["items"].as_array().unwrap();
+        if items.is_empty() {
+            break;
+        }
+        seen += items.len();
+        after = page["next"].as_i64().unwrap();
+    }
+    assert_eq!(seen, 12);
+
+    let (_, listed) = get_json(&app, "/api/v1/transactions?limit=500").await;
+    let n = listed["items"].as_array().unwrap().len();
+    assert!((1..12).contains(&n), "{n} transactions in one page");
+    assert!(listed["nextCursor"].is_string());
+    assert_eq!(walk(&app, "/api/v1/transactions", 500).await, ids);
+}
