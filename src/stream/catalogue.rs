@@ -132,6 +132,25 @@ pub static DOCUMENTED: &[Documented] = &[
 /// Channels the documentation names for `CHANNEL.message.*` ("and any other enabled").
 pub const DOCUMENTED_CHANNELS: &[&str] = &["sms", "whatsapp", "html"];
 
+/// Channels that get a metrics label of their own: the documented ones and the other
+/// channels Infobip offers. Any other channel is counted as `other.message.*`.
+const LABELLED_CHANNELS: &[&str] = &[
+    "sms",
+    "whatsapp",
+    "html",
+    "viber",
+    "telegram",
+    "email",
+    "rcs",
+    "messenger",
+    "line",
+    "mms",
+    "voice",
+    "kakao",
+    "instagram",
+    "apple",
+];
+
 /// What a message event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -192,8 +211,8 @@ impl<'a> EventName<'a> {
     pub fn label(&self) -> String {
         match self {
             Self::Documented(d) => d.name.to_owned(),
-            // Only the documented channels: any other would let the stream mint labels.
-            Self::Message { channel, delivery } if DOCUMENTED_CHANNELS.contains(channel) => {
+            // Only known channels: any other would let the stream mint labels.
+            Self::Message { channel, delivery } if LABELLED_CHANNELS.contains(channel) => {
                 match delivery {
                     Delivery::Sent => format!("{channel}.message.sent"),
                     Delivery::Failed => format!("{channel}.message.failed"),
