@@ -107,7 +107,9 @@ impl Verifier {
     ///
     /// Both checks always run, and a failure is reported only after both: neither the answer
     /// nor the time taken tells a sender without the key whether its static header was right.
-    /// When both fail, the signature's reason is the one reported.
+    /// When both fail, the signature's reason is the one reported. The only shortcuts inside
+    /// the signature check depend on what the sender sent (a header missing or malformed, a
+    /// timestamp out of tolerance), never on a secret.
     pub fn verify(
         &self,
         headers: &HeaderMap,
