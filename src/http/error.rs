@@ -11,10 +11,13 @@ use crate::verify::Rejection;
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
+/// The message of every refused callback, whatever the reason.
+const NOT_AUTHENTIC_MESSAGE: &str = "the callback could not be authenticated";
+
 /// The body of every error answer.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A stable code, e.g. `invalid_signature`, `bad_parameter`, `unavailable`.
+    /// A stable code, e.g. `not_authentic`, `bad_parameter`, `unavailable`.
     pub error: String,
     /// What went wrong, for people.
     pub message: String,
@@ -23,6 +26,8 @@ pub struct ErrorBody {
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The callback is not authentic. Its answer is the same whatever the reason, which only
+    /// metrics and logs tell.
     #[error("{0}")]
     Signature(Rejection),
     #[error("missing or invalid bearer token")]
@@ -48,7 +53,7 @@ pub enum ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::Signature(r) => (StatusCode::UNAUTHORIZED, r.code()),
+            Self::Signature(_) => (StatusCode::UNAUTHORIZED, Rejection::PUBLIC_CODE),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
@@ -101,6 +106,7 @@ impl IntoResponse for ApiError {
                 metrics::counter!("txhook_db_errors_total").increment(1);
                 "the store is unavailable; retry later".to_owned()
             }
+            Self::Signature(_) => NOT_AUTHENTIC_MESSAGE.to_owned(),
             other => other.to_string(),
         };
         let mut res = (status, Json(json!({ "error": code, "message": message }))).into_response();
@@ -109,5 +115,38 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_refused_callback_gets_the_same_answer() {
+        let all = [
+            Rejection::MissingSignature,
+            Rejection::MalformedSignature,
+            Rejection::InvalidSignature,
+            Rejection::MissingWebhookHeaders,
+            Rejection::TimestampOutOfTolerance,
+            Rejection::MissingStaticHeader,
+            Rejection::InvalidStaticHeader,
+        ];
+        let mut answers = Vec::new();
+        for r in all {
+            let res = ApiError::Signature(r).into_response();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{r:?}");
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            answers.push(body);
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+        let answer: serde_json::Value = serde_json::from_slice(&answers[0]).unwrap();
+        assert_eq!(
+            answer,
+            json!({"error": "not_authentic", "message": NOT_AUTHENTIC_MESSAGE})
+        );
     }
 }

@@ -19,6 +19,9 @@ use crate::telemetry::error_chain;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Most of the provider's answer body that is read; the rest is not waited for. Only the
+/// first [`super::MAX_ANSWER_CHARS`] characters are kept anyway.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// What an answer means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +120,7 @@ impl Registrar {
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| retry_after(v, Utc::now()));
-                let body = res.text().await.unwrap_or_default();
+                let body = read_capped(res, MAX_ANSWER_BYTES).await;
                 (
                     Some(status.as_u16()),
                     reg.scrub(&body),
@@ -165,13 +168,7 @@ impl Registrar {
                     });
                 }
                 Verdict::Retry => {
-                    let wait = match attempt.retry_after {
-                        Some(w) => {
-                            backoff.next_wait();
-                            w.min(MAX_RETRY_AFTER)
-                        }
-                        None => backoff.next_wait(),
-                    };
+                    let wait = retry_wait(attempt.retry_after, backoff.next_wait());
                     tracing::warn!(
                         status = attempt.http_status,
                         answer = %attempt.answer,
@@ -264,6 +261,28 @@ impl Registrar {
     }
 }
 
+/// The wait before the next attempt: the backoff, lengthened (never shortened) by the
+/// provider's `Retry-After`, which is honoured up to [`MAX_RETRY_AFTER`]. A `Retry-After: 0`
+/// must not turn the retries into a tight loop that records a row per attempt.
+fn retry_wait(retry_after: Option<Duration>, backoff: Duration) -> Duration {
+    retry_after.map_or(backoff, |w| w.min(MAX_RETRY_AFTER).max(backoff))
+}
+
+/// At most `limit` bytes of `res`'s body, as text (lossy). A longer body is not read to its
+/// end: the connection is dropped instead of pooled.
+async fn read_capped(mut res: reqwest::Response, limit: usize) -> String {
+    let mut buf = Vec::new();
+    // An error mid-body leaves what arrived until then.
+    while let Ok(Some(chunk)) = res.chunk().await {
+        let room = limit - buf.len();
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() == limit {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 fn verdict_of(status: StatusCode) -> Verdict {
     if status.is_success() {
         Verdict::Registered
@@ -280,6 +299,25 @@ fn verdict_of(status: StatusCode) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_lengthens_the_backoff_but_never_shortens_it() {
+        let backoff = Duration::from_millis(800);
+        assert_eq!(retry_wait(None, backoff), backoff);
+        assert_eq!(retry_wait(Some(Duration::ZERO), backoff), backoff);
+        assert_eq!(
+            retry_wait(Some(Duration::from_millis(10)), backoff),
+            backoff
+        );
+        assert_eq!(
+            retry_wait(Some(Duration::from_secs(30)), backoff),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            retry_wait(Some(Duration::from_secs(86_400)), backoff),
+            MAX_RETRY_AFTER
+        );
+    }
 
     #[test]
     fn only_timeouts_throttling_and_server_errors_are_retried() {

@@ -3,6 +3,7 @@
 //! Pure: no I/O, no database. Both halves live here: [`verify`] for the receiver and
 //! [`sign`] for the dev tools that play the provider.
 
+mod hmac_sha256;
 mod keys;
 mod sign;
 mod standard;
@@ -11,9 +12,9 @@ use http::HeaderMap;
 use std::time::SystemTime;
 
 pub use keys::{Keys, StaticHeader, decode_whsec};
-pub use sign::{sign_hmac_hex, sign_standard};
+pub use sign::{sign_hmac_hex, sign_standard, sign_standard_text};
 
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -44,7 +45,10 @@ impl Scheme {
     }
 }
 
-/// Why a callback was refused. The reason is a metric label and the `error` code of the 401.
+/// Why a callback was refused: the `reason` label of `txhook_callbacks_rejected_total` and of
+/// the warning log. The HTTP answer does not tell it: every refusal answers 401
+/// [`Rejection::PUBLIC_CODE`], so that a sender without the key learns nothing about which
+/// part of its request was wrong (in particular, whether it guessed the static header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error("the signature header is missing")]
@@ -53,7 +57,9 @@ pub enum Rejection {
     MalformedSignature,
     #[error("the signature does not match the body")]
     InvalidSignature,
-    #[error("the webhook-id or webhook-timestamp header is missing or malformed")]
+    #[error(
+        "the webhook-id or webhook-timestamp header (or svix-id, svix-timestamp) is missing or malformed"
+    )]
     MissingWebhookHeaders,
     #[error("the webhook-timestamp is outside the accepted tolerance")]
     TimestampOutOfTolerance,
@@ -64,7 +70,10 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// Stable machine-readable code.
+    /// The one `error` code of every refusal's HTTP answer.
+    pub const PUBLIC_CODE: &'static str = "not_authentic";
+
+    /// Stable machine-readable reason, for metrics and logs (never the HTTP answer).
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingSignature => "missing_signature",
@@ -94,57 +103,32 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Checks the static header (when configured) and the signature of `body`.
+    /// Checks the signature of `body` and the static header (when configured).
+    ///
+    /// Both checks always run, and a failure is reported only after both: neither the answer
+    /// nor the time taken tells a sender without the key whether its static header was right.
+    /// When both fail, the signature's reason is the one reported. The only shortcuts inside
+    /// the signature check depend on what the sender sent (a header missing or malformed, a
+    /// timestamp out of tolerance), never on a secret.
     pub fn verify(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
-        if let Some(sh) = &self.static_header {
-            sh.check(headers)?;
-        }
-        match &self.scheme {
-            Scheme::HmacSha256 { header } => {
-                let value = headers
-                    .get(header)
-                    .ok_or(Rejection::MissingSignature)?
-                    .to_str()
-                    .map_err(|_| Rejection::MalformedSignature)?;
-                let sig = decode_hmac_signature(value)?;
-                let ok = self.keys.iter().any(|key| {
-                    let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key");
-                    mac.update(body);
-                    mac.verify_slice(&sig).is_ok()
-                });
-                if ok {
-                    Ok(Verified { webhook_id: None })
-                } else {
-                    Err(Rejection::InvalidSignature)
-                }
-            }
+        let signature = match &self.scheme {
+            Scheme::HmacSha256 { header } => hmac_sha256::verify(&self.keys, header, headers, body),
             Scheme::StandardWebhooks => standard::verify(&self.keys, headers, body, now),
+        };
+        let static_header = match &self.static_header {
+            Some(sh) => sh.check(headers),
+            None => Ok(()),
+        };
+        match (signature, static_header) {
+            (Ok(verified), Ok(())) => Ok(verified),
+            (Err(r), _) | (Ok(_), Err(r)) => Err(r),
         }
     }
-}
-
-/// Decodes an `hmac-sha256` header value: hex (either case, optional `sha256=` prefix) or
-/// standard base64; anything that is not exactly 32 bytes is malformed.
-fn decode_hmac_signature(value: &str) -> Result<[u8; 32], Rejection> {
-    use base64::Engine;
-    let v = value.trim();
-    let v = match v.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("sha256=") => &v[7..],
-        _ => v,
-    };
-    let bytes = if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex::decode(v).map_err(|_| Rejection::MalformedSignature)?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(v)
-            .map_err(|_| Rejection::MalformedSignature)?
-    };
-    bytes.try_into().map_err(|_| Rejection::MalformedSignature)
 }
 
 #[cfg(test)]

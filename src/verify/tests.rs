@@ -122,3 +122,163 @@ proptest! {
         prop_assert!(v.verify(&h, &body, SystemTime::now()).is_err());
     }
 }
+
+fn with_static_header(mut v: Verifier) -> Verifier {
+    v.static_header =
+        Some(StaticHeader::new("X-Token", SecretString::from("t0ken-value")).unwrap());
+    v
+}
+
+#[test]
+fn static_header_and_signature_are_both_checked_and_the_signature_reason_wins() {
+    let v = with_static_header(hmac_verifier(&["k1"]));
+    let body = b"{}";
+    let right = sign_hmac_hex(b"k1", body);
+    let wrong = sign_hmac_hex(b"k2", body);
+    for (case, sig, token, want) in [
+        ("both right", Some(&right), Some("t0ken-value"), None),
+        (
+            "right signature, wrong header",
+            Some(&right),
+            Some("t0ken-valuf"),
+            Some(Rejection::InvalidStaticHeader),
+        ),
+        (
+            "right signature, no header",
+            Some(&right),
+            None,
+            Some(Rejection::MissingStaticHeader),
+        ),
+        (
+            "wrong signature, wrong header",
+            Some(&wrong),
+            Some("guess"),
+            Some(Rejection::InvalidSignature),
+        ),
+        (
+            "wrong signature, right header",
+            Some(&wrong),
+            Some("t0ken-value"),
+            Some(Rejection::InvalidSignature),
+        ),
+        (
+            "no signature, no header",
+            None,
+            None,
+            Some(Rejection::MissingSignature),
+        ),
+    ] {
+        let mut pairs = vec![];
+        if let Some(sig) = sig {
+            pairs.push(("x-hubpay-hmac", sig.as_str()));
+        }
+        if let Some(token) = token {
+            pairs.push(("x-token", token));
+        }
+        let got = v.verify(&headers(&pairs), body, SystemTime::now());
+        assert_eq!(got.err(), want, "{case}");
+    }
+}
+
+fn standard_verifier() -> Verifier {
+    let scheme = Scheme::StandardWebhooks;
+    let key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    Verifier {
+        keys: Keys::new(&scheme, SecretString::from(key), vec![]).unwrap(),
+        scheme,
+        static_header: None,
+    }
+}
+
+#[test]
+fn standard_webhooks_signs_the_timestamp_text_as_received() {
+    let v = standard_verifier();
+    let now = SystemTime::now();
+    let ts = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let body = b"{}";
+    for text in [format!("+{ts}"), format!("000{ts}"), ts.to_string()] {
+        let literal = sign_standard_text(v.keys.current(), "msg_1", &text, body);
+        let h = headers(&[
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", &text),
+            ("webhook-signature", &literal),
+        ]);
+        assert!(v.verify(&h, body, now).is_ok(), "{text}");
+    }
+    // Signed over the value re-formatted, while the header says otherwise: not what was sent.
+    for text in [format!("+{ts}"), format!("000{ts}")] {
+        let reformatted = sign_standard(v.keys.current(), "msg_1", ts, body);
+        let h = headers(&[
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", &text),
+            ("webhook-signature", &reformatted),
+        ]);
+        assert_eq!(
+            v.verify(&h, body, now),
+            Err(Rejection::InvalidSignature),
+            "{text}"
+        );
+    }
+    // The tolerance still reads the value.
+    let old = format!("+{}", ts - 301);
+    let sig = sign_standard_text(v.keys.current(), "msg_1", &old, body);
+    let h = headers(&[
+        ("webhook-id", "msg_1"),
+        ("webhook-timestamp", &old),
+        ("webhook-signature", &sig),
+    ]);
+    assert_eq!(
+        v.verify(&h, body, now),
+        Err(Rejection::TimestampOutOfTolerance)
+    );
+}
+
+#[test]
+fn standard_webhooks_accepts_svix_header_names_but_not_a_mix() {
+    let v = standard_verifier();
+    let now = SystemTime::now();
+    let ts = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let body = br#"{"id":"a"}"#;
+    let sig = sign_standard_text(v.keys.current(), "msg_svix", &ts, body);
+    let svix = headers(&[
+        ("svix-id", "msg_svix"),
+        ("svix-timestamp", &ts),
+        ("svix-signature", &sig),
+    ]);
+    assert_eq!(
+        v.verify(&svix, body, now),
+        Ok(Verified {
+            webhook_id: Some("msg_svix".into())
+        })
+    );
+    // Both namings, as some senders send them: the standard one is read.
+    let mut both = svix.clone();
+    both.insert("webhook-id", "msg_svix".parse().unwrap());
+    both.insert("webhook-timestamp", ts.parse().unwrap());
+    both.insert("webhook-signature", sig.parse().unwrap());
+    assert!(v.verify(&both, body, now).is_ok());
+    // A mix is not one callback's set of headers.
+    let mixed = headers(&[
+        ("webhook-id", "msg_svix"),
+        ("webhook-timestamp", &ts),
+        ("svix-signature", &sig),
+    ]);
+    assert_eq!(
+        v.verify(&mixed, body, now),
+        Err(Rejection::MissingSignature)
+    );
+    // The svix names are not a way around the signature.
+    let forged = headers(&[
+        ("svix-id", "msg_svix"),
+        ("svix-timestamp", &ts),
+        (
+            "svix-signature",
+            "v1,bm90LWEtc2lnbmF0dXJlLW5vdC1hLXNpZ25hdHVyZQ==",
+        ),
+    ]);
+    assert!(v.verify(&forged, body, now).is_err());
+}

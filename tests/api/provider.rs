@@ -92,8 +92,12 @@ async fn subscribe(
 }
 
 fn registering(provider: &FakeProvider, public: &str) -> Settings {
+    registering_at(provider.url(), public)
+}
+
+fn registering_at(provider_url: String, public: &str) -> Settings {
     Settings::default()
-        .set("TXHOOK_PROVIDER_URL", provider.url())
+        .set("TXHOOK_PROVIDER_URL", provider_url)
         .set("TXHOOK_PUBLIC_URL", public)
         .set("TXHOOK_PROVIDER_API_KEY", PROVIDER_API_KEY)
         .set("TXHOOK_HEADER_KEY", "X-Txhook-Token")
@@ -314,6 +318,134 @@ async fn replicas_starting_together_register_once() {
     readiness_shows(&d, "registered").await;
     assert_eq!(provider.seen().len(), 2);
     assert_eq!(provider.seen()[1].body["sharedKey"], "rotated-key-1");
+}
+
+/// Serves `router` on loopback; returns its base URL.
+async fn serve_fake(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn retry_after_zero_does_not_shorten_the_backoff() {
+    // Arrange: four 503s asking to retry at once, then a success; a 100 ms backoff.
+    let seen: Arc<Mutex<Vec<tokio::time::Instant>>> = Arc::default();
+    let router = axum::Router::new().route(
+        "/api/v1/transactions/subscribe",
+        post({
+            let seen = seen.clone();
+            move || async move {
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(tokio::time::Instant::now());
+                    seen.len()
+                };
+                if n <= 4 {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "0")],
+                        "busy",
+                    )
+                } else {
+                    (StatusCode::CREATED, [("retry-after", "0")], "{}")
+                }
+            }
+        }),
+    );
+    let url = serve_fake(router).await;
+
+    // Act
+    let app = TestApp::spawn_with(
+        registering_at(url, "https://hooks.example.com").set("TXHOOK_REGISTER_BACKOFF_MS", "100"),
+    )
+    .await;
+    subscription_reaches(&app, "registered").await;
+
+    // Assert: each wait is at least the backoff's lower bound (half its doubling ceiling),
+    // where Retry-After: 0 alone would have sent the attempts back to back.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5);
+    for (i, pair) in seen.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        let floor = Duration::from_millis(50 << i);
+        assert!(
+            gap >= floor,
+            "wait {i} was {gap:?}, below the backoff {floor:?}"
+        );
+    }
+    assert_eq!(app.count("select count(*) from registrations").await, 5);
+}
+
+/// Counts what a streamed body handed out, and says when the body was dropped (read to its
+/// end, or given up by the client).
+struct BodyProbe {
+    produced: std::sync::atomic::AtomicUsize,
+    dropped: tokio::sync::Notify,
+}
+
+struct DropSignal(Arc<BodyProbe>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.dropped.notify_one();
+    }
+}
+
+#[tokio::test]
+async fn a_huge_provider_answer_is_not_read_to_its_end_and_registration_goes_on() {
+    // Arrange: a 503 whose body is 50 MB, streamed; then a success.
+    const CHUNK: usize = 64 * 1024;
+    const TOTAL: usize = 50 * 1024 * 1024;
+    let probe = Arc::new(BodyProbe {
+        produced: Default::default(),
+        dropped: Default::default(),
+    });
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let router = axum::Router::new().route(
+        "/api/v1/transactions/subscribe",
+        post({
+            let (probe, calls) = (probe.clone(), calls.clone());
+            move || async move {
+                use std::sync::atomic::Ordering::SeqCst;
+                if calls.fetch_add(1, SeqCst) > 0 {
+                    return (StatusCode::CREATED, axum::body::Body::from("{}"));
+                }
+                let signal = DropSignal(probe.clone());
+                let chunks = (0..TOTAL / CHUNK).map(move |_| {
+                    signal.0.produced.fetch_add(CHUNK, SeqCst);
+                    Ok::<_, std::convert::Infallible>(bytes::Bytes::from(vec![b'x'; CHUNK]))
+                });
+                let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+                (StatusCode::SERVICE_UNAVAILABLE, body)
+            }
+        }),
+    );
+    let url = serve_fake(router).await;
+    let dropped = probe.dropped.notified();
+
+    // Act
+    let app = TestApp::spawn_with(registering_at(url, "https://hooks.example.com")).await;
+    subscription_reaches(&app, "registered").await;
+    tokio::time::timeout(Duration::from_secs(20), dropped)
+        .await
+        .expect("the huge body was never dropped");
+
+    // Assert: the client gave up reading long before the end (what it took is bounded by
+    // the cap plus the sockets' buffers) ...
+    let produced = probe.produced.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        produced < TOTAL / 2,
+        "{produced} of {TOTAL} bytes were read: the answer was read to its end"
+    );
+    // ... and what was recorded of it is its beginning, truncated.
+    let answer: String = sqlx::query_scalar("select answer from registrations where attempt = 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(answer.starts_with("xxxx"), "{answer}");
+    assert!(answer.chars().count() <= txhook::provider::MAX_ANSWER_CHARS + 1);
 }
 
 fn txhook() -> tokio::process::Command {

@@ -58,7 +58,7 @@ async fn missing_signature_is_401_and_nothing_stored() {
         .await;
     assert_eq!(r.status(), 401);
     let err: Value = r.json().await.unwrap();
-    assert_eq!(err["error"], "missing_signature");
+    assert_eq!(err["error"], "not_authentic");
     assert!(err["message"].is_string());
     assert_eq!(app.count("select count(*) from events").await, 0);
 }

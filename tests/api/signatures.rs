@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use txhook::verify::{decode_whsec, sign_hmac_hex, sign_standard};
+use txhook::verify::{decode_whsec, sign_hmac_hex, sign_standard, sign_standard_text};
 
 use crate::helpers::*;
 
@@ -57,30 +57,33 @@ async fn events(app: &TestApp) -> i64 {
     app.count("select count(*) from events").await
 }
 
-/// POSTs `body` with `headers` and asserts: 401 `{"error": code, "message": <text>}`, nothing
-/// stored, and the rejection counter for `code` went up. `case` names the attempt in failures.
-async fn assert_refused(app: &TestApp, body: &str, headers: HeaderMap, code: &str, case: &str) {
+/// The answer to every refused callback, whatever the reason: the reason is not told to the
+/// sender (it would let one probe the static header without the key).
+fn not_authentic() -> Value {
+    serde_json::json!({"error": "not_authentic", "message": "the callback could not be authenticated"})
+}
+
+/// POSTs `body` with `headers` and asserts: 401 with the one "not authentic" answer, nothing
+/// stored, and `txhook_callbacks_rejected_total{reason}` went up for `reason`. `case` names the
+/// attempt in failures.
+async fn assert_refused(app: &TestApp, body: &str, headers: HeaderMap, reason: &str, case: &str) {
     let stored_before = events(app).await;
-    let counted_before = rejected_total(app, code).await;
+    let counted_before = rejected_total(app, reason).await;
 
     let r = app.post_raw(body.to_owned(), headers).await;
 
     assert_eq!(r.status(), 401, "{case}");
     let err: Value = r.json().await.expect("a JSON error body");
-    assert_eq!(err["error"], code, "{case}: {err}");
-    assert!(
-        err["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{case}: no message in {err}"
-    );
+    assert_eq!(err, not_authentic(), "{case}");
     assert_eq!(
         events(app).await,
         stored_before,
         "{case}: something was stored"
     );
-    let counted_after = rejected_total(app, code).await;
+    let counted_after = rejected_total(app, reason).await;
     assert!(
         counted_after > counted_before,
-        "{case}: txhook_callbacks_rejected_total{{reason=\"{code}\"}} did not increase \
+        "{case}: txhook_callbacks_rejected_total{{reason=\"{reason}\"}} did not increase \
          ({counted_before} -> {counted_after})"
     );
 }
@@ -413,6 +416,52 @@ async fn static_header_must_be_present_and_equal() {
 }
 
 #[tokio::test]
+async fn static_header_cannot_be_probed_without_the_key() {
+    let app = spawn_with_static_header().await;
+    let body = new_body();
+    let wrong_sig = |value: Option<&str>| {
+        let mut h = hmac_headers("not-the-key", body.as_bytes());
+        if let Some(v) = value {
+            h.insert(
+                HeaderName::try_from(STATIC_NAME).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    };
+    // A sender without the key tries header values: right, wrong, none. A sender with the key
+    // but not the header gets the same answer too.
+    let attempts = [
+        ("no key, right header", wrong_sig(Some(STATIC_VALUE))),
+        ("no key, wrong header", wrong_sig(Some("guess"))),
+        ("no key, no header", wrong_sig(None)),
+        ("key, wrong header", signed_with_static(&body, "guess")),
+        ("key, no header", hmac_headers(SHARED_KEY, body.as_bytes())),
+    ];
+    let mut answers = Vec::new();
+    for (case, headers) in attempts {
+        let r = app.post_raw(body.clone(), headers).await;
+        let status = r.status().as_u16();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let bytes = r.bytes().await.unwrap();
+        answers.push((case, (status, content_type, bytes)));
+    }
+    for (case, answer) in &answers[1..] {
+        assert_eq!(answer, &answers[0].1, "{case} vs {}", answers[0].0);
+    }
+    assert_eq!(answers[0].1.0, 401);
+    assert_eq!(events(&app).await, 0);
+    // The reasons are still told apart where operators look.
+    for reason in [
+        "invalid_signature",
+        "invalid_static_header",
+        "missing_static_header",
+    ] {
+        assert!(rejected_total(&app, reason).await >= 1.0, "{reason}");
+    }
+}
+
+#[tokio::test]
 async fn static_header_value_is_not_kept_with_the_stored_event() {
     let app = spawn_with_static_header().await;
     let body = new_body();
@@ -581,6 +630,65 @@ async fn standard_webhooks_same_webhook_id_is_duplicate_even_with_another_body()
     let headers = standard_headers(WHSEC, &msg_id(), now_secs(), first.as_bytes());
     assert_answer(&app, &first, headers, "stored", "same body, new id").await;
     assert_eq!(events(&app).await, 2);
+}
+
+#[tokio::test]
+async fn standard_webhooks_timestamp_is_signed_as_written() {
+    let app = spawn_standard(None).await;
+    let key = decode_whsec(WHSEC).unwrap();
+    for ts in [format!("+{}", now_secs()), format!("000{}", now_secs())] {
+        let body = new_body();
+        let id = msg_id();
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-id", id.parse().unwrap());
+        headers.insert("webhook-timestamp", ts.parse().unwrap());
+        headers.insert(
+            "webhook-signature",
+            sign_standard_text(&key, &id, &ts, body.as_bytes())
+                .parse()
+                .unwrap(),
+        );
+        assert_answer(&app, &body, headers, "stored", &ts).await;
+    }
+}
+
+#[tokio::test]
+async fn standard_webhooks_svix_header_names_verify_and_deduplicate_on_svix_id() {
+    let app = spawn_standard(None).await;
+    let key = decode_whsec(WHSEC).unwrap();
+    let id = msg_id();
+    let svix = |body: &str| {
+        let ts = now_secs().to_string();
+        let mut h = HeaderMap::new();
+        h.insert("svix-id", id.parse().unwrap());
+        h.insert("svix-timestamp", ts.parse().unwrap());
+        h.insert(
+            "svix-signature",
+            sign_standard_text(&key, &id, &ts, body.as_bytes())
+                .parse()
+                .unwrap(),
+        );
+        h
+    };
+    let first = new_body();
+    assert_answer(&app, &first, svix(&first), "stored", "svix names").await;
+    let second = new_body();
+    assert_answer(&app, &second, svix(&second), "duplicate", "same svix-id").await;
+
+    let mut forged = svix(&first);
+    forged.insert(
+        "svix-signature",
+        sign_standard(
+            &decode_whsec(&other_whsec()).unwrap(),
+            &id,
+            now_secs(),
+            b"{}",
+        )
+        .parse()
+        .unwrap(),
+    );
+    assert_refused(&app, &first, forged, "invalid_signature", "svix, wrong key").await;
+    assert_eq!(events(&app).await, 1);
 }
 
 #[tokio::test]
