@@ -136,7 +136,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = Store::connect_lazy(&config)?;
     migrate_with_patience(&store).await?;
-    let drain = config.shutdown_timeout;
+    let serving = server::ServeOptions {
+        max_connections: config.max_connections,
+        drain: config.shutdown_timeout,
+    };
     let (writer, writers) = match config.write_mode {
         WriteMode::Single => (Writer::Single(store.clone()), None),
         WriteMode::Batched => {
@@ -180,7 +183,7 @@ pub async fn serve(
         scheme = ?state.verifier.scheme,
         "txhook listening"
     );
-    server::serve(listener, app(state), shutdown, drain).await;
+    server::serve(listener, app(state), shutdown, serving).await;
     partitions.abort();
     if let Some(task) = registration {
         task.abort();

@@ -104,6 +104,9 @@ pub struct Config {
     /// Requests (other than health, readiness and metrics) handled at once; beyond it the
     /// answer is 503 with `Retry-After` at once.
     pub max_concurrent_requests: usize,
+    /// Connections open at once; beyond it a new connection is closed as it is accepted, so
+    /// that clients cannot run the process out of file descriptors.
+    pub max_connections: usize,
     /// Size of the PostgreSQL connection pool.
     pub db_max_connections: u32,
     /// How long a request waits for a pooled connection.

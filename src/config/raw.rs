@@ -39,6 +39,7 @@ pub(super) struct Raw {
     pub(super) db_max_connections: Option<u64>,
     pub(super) db_acquire_timeout_secs: Option<u64>,
     pub(super) max_concurrent_requests: Option<u64>,
+    pub(super) max_connections: Option<u64>,
     pub(super) batch_writers: Option<u64>,
     pub(super) batch_max: Option<u64>,
     pub(super) queue_capacity: Option<u64>,
@@ -129,6 +130,7 @@ impl Raw {
             "TXHOOK_MAX_CONCURRENT_REQUESTS",
             number
         );
+        over!(max_connections, "TXHOOK_MAX_CONNECTIONS", number);
         over!(batch_writers, "TXHOOK_BATCH_WRITERS", number);
         over!(batch_max, "TXHOOK_BATCH_MAX", number);
         over!(queue_capacity, "TXHOOK_QUEUE_CAPACITY", number);

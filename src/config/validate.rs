@@ -183,6 +183,12 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
             1024,
             1_000_000,
         )?,
+        max_connections: count(
+            "TXHOOK_MAX_CONNECTIONS",
+            raw.max_connections,
+            crate::server::DEFAULT_MAX_CONNECTIONS as u64,
+            1_000_000,
+        )?,
         db_max_connections,
         db_acquire_timeout: secs(
             "TXHOOK_DB_ACQUIRE_TIMEOUT_SECS",

@@ -3,6 +3,7 @@
 
 mod availability;
 mod batching;
+mod connections;
 mod dedup;
 mod helpers;
 mod hostile;
