@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 mod openapi;
 mod params;
+mod readiness;
 mod subscription;
 mod transactions;
 mod webhook;
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Admin;
 pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi;
+pub use readiness::{READINESS_TTL, Readiness};
 
 use crate::config::Config;
 use crate::provider::StatusHandle;
@@ -48,17 +50,27 @@ pub struct AppState {
     pub slots: Arc<Semaphore>,
     /// The stream client's status, when ingestion runs (readiness detail).
     pub stream: Option<Arc<StreamStatus>>,
+    /// Readiness checks, on their own connection and cached.
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
-    /// State for `config`, over `store`, writing callbacks through `writer`.
-    pub fn new(config: Config, store: Store, writer: Writer, metrics: PrometheusHandle) -> Self {
+    /// State for `config`, over `store`, writing callbacks through `writer`. Readiness is
+    /// checked on `probe`, a store apart from the writers' pool.
+    pub fn new(
+        config: Config,
+        store: Store,
+        writer: Writer,
+        metrics: PrometheusHandle,
+        probe: Store,
+    ) -> Self {
         let verifier = Verifier {
             scheme: config.scheme.clone(),
             keys: config.keys.clone(),
             static_header: config.static_header.clone(),
         };
         let config_slots = config.max_concurrent_requests;
+        let readiness = Arc::new(Readiness::new(probe, config.store_timeout));
         Self {
             config: Arc::new(config),
             store,
@@ -68,6 +80,7 @@ impl AppState {
             registration: StatusHandle::default(),
             slots: Arc::new(Semaphore::new(config_slots)),
             stream: None,
+            readiness,
         }
     }
 

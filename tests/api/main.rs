@@ -10,6 +10,7 @@ mod hostile;
 mod partitions;
 mod provider;
 mod read_api;
+mod readiness;
 mod receiver;
 mod signatures;
 mod state_rules;

@@ -126,15 +126,7 @@ async fn subscription_reaches(app: &TestApp, want: &str) -> Value {
 async fn readiness_shows(app: &TestApp, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Value = app
-            .client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let got: Value = app.get_admin("/readyz").await.json().await.unwrap();
         if got["registration"]["state"] == want {
             return got;
         }
