@@ -7,6 +7,7 @@
 //! [`raw`] reads the file and the environment; [`validate`] turns that into [`Config`].
 
 mod raw;
+mod upstream;
 mod validate;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use secrecy::SecretString;
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
 use raw::read_raw;
+pub use upstream::{redacted as redacted_url, redacted_text as redacted_url_text};
 use validate::{listen, parse_log_format, signing, validate};
 
 /// A configuration problem, reported before anything starts.

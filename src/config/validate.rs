@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::raw::Raw;
+use super::upstream::{redacted_text, require_encrypted};
 use super::{Config, ConfigError, LogFormat, WriteMode};
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
@@ -63,6 +64,10 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let provider_url = non_empty(raw.provider_url)
         .map(|u| http_url("TXHOOK_PROVIDER_URL", &u))
         .transpose()?;
+    let allow_insecure = raw.allow_insecure_upstream.unwrap_or(false);
+    if let Some(u) = &provider_url {
+        require_encrypted("TXHOOK_PROVIDER_URL", u, "https", allow_insecure)?;
+    }
     if provider_url.is_some() && public_url.is_none() {
         return Err(ConfigError::Missing {
             var: "TXHOOK_PUBLIC_URL",
@@ -77,8 +82,12 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         .filter(|u| matches!(u.scheme(), "ws" | "wss"))
         .ok_or_else(|| ConfigError::Invalid {
             var: "TXHOOK_STREAM_URL",
-            why: format!("{stream_s:?} is not a ws:// or wss:// URL"),
+            why: format!(
+                "{:?} is not a ws:// or wss:// URL",
+                redacted_text(&stream_s)
+            ),
         })?;
+    require_encrypted("TXHOOK_STREAM_URL", &stream_url, "wss", allow_insecure)?;
 
     let stream_ping_interval = secs(
         "TXHOOK_STREAM_PING_INTERVAL_SECS",
@@ -307,15 +316,94 @@ fn secs(var: &'static str, v: Option<u64>, default: u64) -> Result<Duration, Con
 }
 
 fn http_url(var: &'static str, s: &str) -> Result<url::Url, ConfigError> {
+    // The URL may carry credentials: messages show it without them.
+    let shown = redacted_text(s);
     let u = url::Url::parse(s).map_err(|e| ConfigError::Invalid {
         var,
-        why: format!("{s:?} is not an absolute URL ({e})"),
+        why: format!("{shown:?} is not an absolute URL ({e})"),
     })?;
     if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
         return Err(ConfigError::Invalid {
             var,
-            why: format!("{s:?} must be an absolute http:// or https:// URL"),
+            why: format!("{shown:?} must be an absolute http:// or https:// URL"),
         });
     }
     Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::{ConfigError, load_with};
+
+    const KEY: &str = "a-shared-key-of-some-length-0f3c";
+
+    fn load(extra: &[(&str, &str)]) -> Result<super::Config, ConfigError> {
+        let empty = std::env::temp_dir().join("txhook-validate-empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let mut env: HashMap<String, String> = HashMap::from([
+            (
+                "DATABASE_URL".into(),
+                "postgres://txhook@127.0.0.1/txhook".into(),
+            ),
+            ("TXHOOK_SHARED_KEY".into(), KEY.into()),
+            ("TXHOOK_PUBLIC_URL".into(), "https://txhook.example".into()),
+        ]);
+        for (k, v) in extra {
+            env.insert((*k).into(), (*v).into());
+        }
+        load_with(Some(&empty), |var| env.get(var).cloned())
+    }
+
+    fn refused_var(r: Result<super::Config, ConfigError>) -> &'static str {
+        match r {
+            Err(ConfigError::Invalid { var, .. }) => var,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cleartext_upstreams_need_loopback_or_the_explicit_allowance() {
+        let provider = ("TXHOOK_PROVIDER_URL", "http://mock:9090");
+        let stream = ("TXHOOK_STREAM_URL", "ws://mock:9090/stream");
+        assert_eq!(refused_var(load(&[provider])), "TXHOOK_PROVIDER_URL");
+        assert_eq!(refused_var(load(&[stream])), "TXHOOK_STREAM_URL");
+        let allow = ("TXHOOK_ALLOW_INSECURE_UPSTREAM", "true");
+        assert!(load(&[provider, stream, allow]).is_ok());
+        let deny = ("TXHOOK_ALLOW_INSECURE_UPSTREAM", "false");
+        assert_eq!(refused_var(load(&[stream, deny])), "TXHOOK_STREAM_URL");
+        let junk = ("TXHOOK_ALLOW_INSECURE_UPSTREAM", "perhaps");
+        assert_eq!(refused_var(load(&[junk])), "TXHOOK_ALLOW_INSECURE_UPSTREAM");
+        assert!(
+            load(&[
+                ("TXHOOK_PROVIDER_URL", "http://127.0.0.1:9090"),
+                ("TXHOOK_STREAM_URL", "ws://localhost:9090/stream"),
+            ])
+            .is_ok()
+        );
+        assert!(
+            load(&[
+                ("TXHOOK_PROVIDER_URL", "https://api.provider.example"),
+                ("TXHOOK_STREAM_URL", "wss://stream.orangepill.cloud"),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn url_errors_never_show_credentials() {
+        let bad = ("TXHOOK_PROVIDER_URL", "ftp://user:hunter2-secret@x.example");
+        let e = load(&[bad]).unwrap_err().to_string();
+        assert!(
+            e.contains("TXHOOK_PROVIDER_URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let bad = ("TXHOOK_STREAM_URL", "tcp://user:hunter2-secret@x.example");
+        let e = load(&[bad]).unwrap_err().to_string();
+        assert!(
+            e.contains("TXHOOK_STREAM_URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+    }
 }

@@ -181,6 +181,8 @@ def compose_demo_profile_closes_the_loop_through_the_mock():
     assert env["TXHOOK_PROVIDER_URL"] == "http://mock:9090"
     assert env["TXHOOK_PUBLIC_URL"] == "http://txhook:8080"
     assert env["TXHOOK_STREAM_URL"] == "ws://mock:9090/stream"
+    assert env["TXHOOK_ALLOW_INSECURE_UPSTREAM"] == "true", "serve refuses ws:// and http:// to mock"
+    assert "TXHOOK_ALLOW_INSECURE_UPSTREAM" not in env_file(".env.example"), "demo only"
     assert [env["TXHOOK_REALM_KEY"]] == realm
     assert demo["depends_on"]["mock"]["condition"] == "service_healthy"
     assert demo["depends_on"]["txhook"]["condition"] == "service_healthy"
