@@ -62,6 +62,33 @@ async fn serve_with_non_postgres_database_url_exits_nonzero_naming_it() {
 }
 
 #[tokio::test]
+async fn serve_refuses_the_shipped_placeholder_secrets_saying_how_to_make_one() {
+    // The values of .env.example and deploy/k8s/secret.yaml, and a key too short.
+    let cases = [
+        ("TXHOOK_SHARED_KEY", "dev-shared-key-change-me"),
+        ("TXHOOK_SHARED_KEY", "CHANGE-ME"),
+        ("TXHOOK_SHARED_KEY", "sk-SECRET-short"),
+        ("TXHOOK_ADMIN_TOKEN", "dev-admin-token-change-me"),
+    ];
+    for (var, value) in cases {
+        let mut env = vec![
+            ("DATABASE_URL", "postgres://txhook@127.0.0.1:1/txhook"),
+            ("TXHOOK_SHARED_KEY", SHARED_KEY),
+        ];
+        env.push((var, value));
+        let out = run_to_end(&env).await;
+        assert!(!out.status.success(), "{value}: {}", out.text());
+        assert!(out.text().contains(var), "{}", out.text());
+        assert!(out.text().contains("openssl rand"), "{}", out.text());
+        assert!(
+            !out.text().contains(value),
+            "{value} printed: {}",
+            out.text()
+        );
+    }
+}
+
+#[tokio::test]
 async fn serve_refuses_cleartext_upstreams_naming_the_variable_without_credentials() {
     let cases = [
         (

@@ -7,6 +7,7 @@
 //! [`raw`] reads the file and the environment; [`validate`] turns that into [`Config`].
 
 mod raw;
+mod secrets;
 mod upstream;
 mod validate;
 
@@ -19,6 +20,7 @@ use secrecy::SecretString;
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
 use raw::read_raw;
+pub use secrets::MIN_SECRET_BYTES;
 pub use upstream::{redacted as redacted_url, redacted_text as redacted_url_text};
 use validate::{listen, parse_log_format, signing, validate};
 

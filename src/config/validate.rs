@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::raw::Raw;
+use super::secrets::check_secret;
 use super::upstream::{redacted_text, require_encrypted};
 use super::{Config, ConfigError, LogFormat, WriteMode};
 use crate::store::BatchOptions;
@@ -48,6 +49,10 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     }
 
     let listen = listen(&raw)?;
+    let admin_token = non_empty_secret(raw.admin_token.clone());
+    if let Some(token) = &admin_token {
+        check_secret("TXHOOK_ADMIN_TOKEN", token.expose_secret(), false)?;
+    }
     let Signing {
         scheme,
         keys,
@@ -169,7 +174,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         header_key: non_empty(raw.header_key.clone()),
         provider_url,
         provider_api_key: non_empty_secret(raw.provider_api_key),
-        admin_token: non_empty_secret(raw.admin_token),
+        admin_token,
         stream_url,
         realm_key: non_empty_secret(raw.realm_key),
         stream_ping_interval,
@@ -247,8 +252,14 @@ pub(super) fn signing(raw: &Raw, hint: &'static str) -> Result<Signing, ConfigEr
                 .collect()
         })
         .unwrap_or_default();
-    let keys = Keys::new(&scheme, shared_key.clone(), previous)
+    let keys = Keys::new(&scheme, shared_key.clone(), previous.clone())
         .map_err(|(var, why)| ConfigError::Invalid { var, why })?;
+    // Decodable keys, but are they secrets? Not a shipped placeholder, not too short.
+    let whsec = matches!(scheme, Scheme::StandardWebhooks);
+    check_secret("TXHOOK_SHARED_KEY", shared_key.expose_secret(), whsec)?;
+    for key in &previous {
+        check_secret("TXHOOK_PREVIOUS_SHARED_KEYS", key.expose_secret(), whsec)?;
+    }
 
     let static_header = match (
         non_empty(raw.header_key.clone()),
@@ -338,6 +349,25 @@ mod tests {
     use super::super::{ConfigError, load_with};
 
     const KEY: &str = "a-shared-key-of-some-length-0f3c";
+
+    #[test]
+    fn placeholder_and_short_secrets_are_refused_naming_the_variable() {
+        let cases = [
+            ("TXHOOK_SHARED_KEY", "dev-shared-key-change-me"),
+            ("TXHOOK_SHARED_KEY", "short-key"),
+            (
+                "TXHOOK_PREVIOUS_SHARED_KEYS",
+                "an-old-key-long-enough,CHANGE-ME",
+            ),
+            ("TXHOOK_ADMIN_TOKEN", "dev-admin-token-change-me"),
+            ("TXHOOK_ADMIN_TOKEN", "token"),
+        ];
+        for (var, value) in cases {
+            let e = load(&[(var, value)]).unwrap_err();
+            assert_eq!(refused_var(Err(e)), var, "{value}");
+        }
+        assert!(load(&[("TXHOOK_PREVIOUS_SHARED_KEYS", "an-old-key-long-enough")]).is_ok());
+    }
 
     fn load(extra: &[(&str, &str)]) -> Result<super::Config, ConfigError> {
         let empty = std::env::temp_dir().join("txhook-validate-empty.toml");

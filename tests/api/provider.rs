@@ -302,10 +302,10 @@ async fn replicas_starting_together_register_once() {
     assert_eq!(provider.seen().len(), 1);
 
     // A new key is news for the provider.
-    let d = TestApp::spawn_with(settings().set("TXHOOK_SHARED_KEY", "rotated-key-1")).await;
+    let d = TestApp::spawn_with(settings().set("TXHOOK_SHARED_KEY", "rotated-shared-key-1")).await;
     readiness_shows(&d, "registered").await;
     assert_eq!(provider.seen().len(), 2);
-    assert_eq!(provider.seen()[1].body["sharedKey"], "rotated-key-1");
+    assert_eq!(provider.seen()[1].body["sharedKey"], "rotated-shared-key-1");
 }
 
 fn txhook() -> tokio::process::Command {
