@@ -156,7 +156,7 @@ EOF
 run_pgbench() { # the raw limit: the rows of 100 callbacks per transaction
     local name=bench_raw url tps
     url="$(fresh_db "$name")"
-    env -i PATH="$PATH" DATABASE_URL="$url" RUST_LOG=warn TXHOOK_SHARED_KEY=x \
+    env -i PATH="$PATH" DATABASE_URL="$url" RUST_LOG=warn TXHOOK_SHARED_KEY="$KEY" \
         "$BIN" --config "$WORK/empty.toml" migrate 2>/dev/null
     # A realistic 1 KiB body, and per callback the three rows txhook writes.
     cat >"$WORK/raw.sql" <<'EOF'

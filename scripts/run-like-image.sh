@@ -88,15 +88,20 @@ ENV=()
 while IFS= read -r line || [[ -n $line ]]; do
     [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
     [[ $line =~ ^[A-Z_][A-Z0-9_]*= ]] || fail ".env.example: not KEY=value: $line"
+    # serve refuses the example's placeholder secrets: real ones come below, as from .env.
+    [[ $line =~ ^(TXHOOK_SHARED_KEY|TXHOOK_ADMIN_TOKEN)= ]] && continue
     ENV+=("$line")
 done <.env.example
+random_secret() { head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
+ADMIN_TOKEN="$(random_secret)"
 ENV+=(
     "PATH=$TMP/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     "HOME=/nonexistent"
     "TXHOOK_LISTEN=0.0.0.0:$PORT" # the image's ENV (and .env.example's value)
     "DATABASE_URL=$DATABASE_URL"
+    "TXHOOK_SHARED_KEY=$(random_secret)"
+    "TXHOOK_ADMIN_TOKEN=$ADMIN_TOKEN"
 )
-ADMIN_TOKEN="$(sed -n 's/^TXHOOK_ADMIN_TOKEN=//p' .env.example)"
 
 AS_USER=()
 if [[ $(id -u) -eq 0 ]]; then

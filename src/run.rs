@@ -136,7 +136,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = Store::connect_lazy(&config)?;
     migrate_with_patience(&store).await?;
-    let drain = config.shutdown_timeout;
+    let serving = server::ServeOptions {
+        max_connections: config.max_connections,
+        drain: config.shutdown_timeout,
+    };
     let (writer, writers) = match config.write_mode {
         WriteMode::Single => (Writer::Single(store.clone()), None),
         WriteMode::Batched => {
@@ -147,7 +150,14 @@ pub async fn serve(
     // The event log's monthly partitions are created ahead, now and every hour.
     let partitions = tokio::spawn(store.clone().maintain_partitions(Duration::from_secs(3600)));
     let stream_config = stream::ClientConfig::from_config(&config);
-    let mut state = AppState::new(config, store.clone(), writer, telemetry::metrics_handle());
+    let probe = readiness_probe(&config)?;
+    let mut state = AppState::new(
+        config,
+        store.clone(),
+        writer,
+        telemetry::metrics_handle(),
+        probe,
+    );
     let registration = match Registrar::new(
         &state.config,
         Some(state.store.clone()),
@@ -180,7 +190,7 @@ pub async fn serve(
         scheme = ?state.verifier.scheme,
         "txhook listening"
     );
-    server::serve(listener, app(state), shutdown, drain).await;
+    server::serve(listener, app(state), shutdown, serving).await;
     partitions.abort();
     if let Some(task) = registration {
         task.abort();
@@ -200,6 +210,15 @@ pub async fn serve(
         writers.drain(Duration::from_secs(5)).await;
     }
     Ok(())
+}
+
+/// The store readiness checks run on: one connection of its own, so that a slow check (a lock
+/// on the migrations table) never holds a connection the writers need.
+fn readiness_probe(config: &Config) -> Result<Store, StoreError> {
+    let mut probe = config.clone();
+    probe.db_max_connections = 1;
+    probe.db_acquire_timeout = config.store_timeout;
+    Store::connect_lazy(&probe)
 }
 
 /// A database that is still starting (containers start together) gets 60 seconds.

@@ -1,41 +1,70 @@
-//! Serving a router on a bound listener, with the connection rules of the contract: a request
-//! head must arrive within 10 seconds, and shutdown drains in-flight requests within a bound.
+//! Serving a router on a bound listener, with the connection rules of the contract: HTTP/1.1
+//! only (with upgrades, for WebSocket endpoints), a complete request head within 10 seconds of
+//! the connection opening or of the previous answer (whether or not a byte arrived), at most
+//! `max_connections` connections open at once (the rest are closed as they are accepted), and
+//! a shutdown that drains in-flight requests within a bound without waiting for connections
+//! that have nothing in flight.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 /// Time a connection has to send a complete request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections open at once when nothing else is configured.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// How a listener is served.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Connections open at once; beyond it a new connection is closed as soon as it is
+    /// accepted (and counted in `txhook_connections_refused_total`).
+    pub max_connections: usize,
+    /// How long in-flight requests may take to finish once shutdown starts.
+    pub drain: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            drain: Duration::from_secs(25),
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits up to
-/// `drain` for in-flight requests to finish.
+/// `options.drain` for in-flight requests to finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()>,
-    drain: Duration,
+    options: ServeOptions,
 ) {
-    let graceful = GracefulShutdown::new();
-    // HTTP/1.1 only (what providers speak), with upgrades so that WebSocket endpoints (the
-    // mock provider's stream) work too.
-    let mut http = Builder::new(TokioExecutor::new()).http1_only();
-    http.http1()
-        .timer(TokioTimer::new())
+    // hyper's HTTP/1 server directly, not the auto (HTTP/1 or 2) builder: its protocol
+    // detection reads without a timer, and serves HTTP/2 to a client that asks for it even
+    // when told HTTP/1 only. Here an HTTP/2 preface is just a malformed HTTP/1 head.
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let max = options.max_connections.clamp(1, u32::MAX as usize);
+    let open = Arc::new(Semaphore::new(max));
+    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(a) => a,
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors and the like: pause rather than spin.
                         tracing::warn!(error = %e, "accept failed");
@@ -43,24 +72,77 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                let (http, watcher) = (http.clone(), graceful.watcher());
-                tokio::spawn(async move {
-                    let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    // Closed at once: descriptors stay bounded whatever a client opens.
+                    ::metrics::counter!("txhook_connections_refused_total").increment(1);
+                    tracing::debug!("connection refused: TXHOOK_MAX_CONNECTIONS reached");
+                    drop(stream);
+                    continue;
+                };
+                tokio::spawn(connection(http.clone(), stream, app.clone(), stop_rx.clone(), permit));
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop_tx.send(true);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(drain) => tracing::warn!("drain timeout reached; exiting with connections open"),
+        // Every connection holds a permit until it ends: all permits back, all closed.
+        _ = open.acquire_many(max as u32) => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(options.drain) => tracing::warn!("drain timeout reached; exiting with connections open"),
+    }
+}
+
+/// Serves one connection until it ends; once `stop` turns true, lets the request in flight
+/// finish and closes. hyper closes at once a connection with nothing in flight: idle between
+/// requests, or that never sent a byte.
+async fn connection(
+    http: http1::Builder,
+    stream: TcpStream,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
+) {
+    let _open = Open::new(permit);
+    let _ = stream.set_nodelay(true);
+    let service = TowerToHyperService::new(app);
+    let conn = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = stopping(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Resolves once `stop` turns true, or its sender is gone.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// An open connection: holds its permit and keeps `txhook_connections_open` up to date.
+struct Open {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Open {
+    fn new(permit: OwnedSemaphorePermit) -> Self {
+        ::metrics::gauge!("txhook_connections_open").increment(1.0);
+        Self { _permit: permit }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        ::metrics::gauge!("txhook_connections_open").decrement(1.0);
     }
 }
 

@@ -52,16 +52,80 @@ async fn serve_without_shared_key_exits_nonzero_naming_it() {
 
 #[tokio::test]
 async fn serve_with_non_postgres_database_url_exits_nonzero_naming_it() {
-    let out = run_to_end(&[("DATABASE_URL", "mysql://x"), ("TXHOOK_SHARED_KEY", "k")]).await;
+    let out = run_to_end(&[
+        ("DATABASE_URL", "mysql://x"),
+        ("TXHOOK_SHARED_KEY", SHARED_KEY),
+    ])
+    .await;
     assert!(!out.status.success());
     assert!(out.text().contains("DATABASE_URL"), "{}", out.text());
+}
+
+#[tokio::test]
+async fn serve_refuses_the_shipped_placeholder_secrets_saying_how_to_make_one() {
+    // The values of .env.example and deploy/k8s/secret.yaml, and a key too short.
+    let cases = [
+        ("TXHOOK_SHARED_KEY", "dev-shared-key-change-me"),
+        ("TXHOOK_SHARED_KEY", "CHANGE-ME"),
+        ("TXHOOK_SHARED_KEY", "sk-SECRET-short"),
+        ("TXHOOK_ADMIN_TOKEN", "dev-admin-token-change-me"),
+    ];
+    for (var, value) in cases {
+        let mut env = vec![
+            ("DATABASE_URL", "postgres://txhook@127.0.0.1:1/txhook"),
+            ("TXHOOK_SHARED_KEY", SHARED_KEY),
+        ];
+        env.push((var, value));
+        let out = run_to_end(&env).await;
+        assert!(!out.status.success(), "{value}: {}", out.text());
+        assert!(out.text().contains(var), "{}", out.text());
+        assert!(out.text().contains("openssl rand"), "{}", out.text());
+        assert!(
+            !out.text().contains(value),
+            "{value} printed: {}",
+            out.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_refuses_cleartext_upstreams_naming_the_variable_without_credentials() {
+    let cases = [
+        (
+            "TXHOOK_PROVIDER_URL",
+            format!("http://txhook:{PROVIDER_API_KEY}@provider.example"),
+        ),
+        (
+            "TXHOOK_STREAM_URL",
+            format!("ws://realm:{REALM_KEY}@stream.example/ws"),
+        ),
+    ];
+    for (var, url) in cases {
+        let env = [
+            ("DATABASE_URL", "postgres://txhook@127.0.0.1:1/txhook"),
+            ("TXHOOK_SHARED_KEY", SHARED_KEY),
+            ("TXHOOK_PUBLIC_URL", "https://txhook.example"),
+            (var, &url),
+        ];
+        let out = run_to_end(&env).await;
+        assert!(!out.status.success(), "{var}: {}", out.text());
+        assert!(out.text().contains(var), "{}", out.text());
+        assert!(out.text().contains("TXHOOK_ALLOW_INSECURE_UPSTREAM"));
+        for secret in SECRETS {
+            assert!(
+                !out.text().contains(secret),
+                "{secret} leaked: {}",
+                out.text()
+            );
+        }
+    }
 }
 
 #[tokio::test]
 async fn serve_with_unknown_signature_scheme_exits_nonzero_naming_it() {
     let out = run_to_end(&[
         ("DATABASE_URL", "postgres://txhook@127.0.0.1:1/txhook"),
-        ("TXHOOK_SHARED_KEY", "k"),
+        ("TXHOOK_SHARED_KEY", SHARED_KEY),
         ("TXHOOK_SIGNATURE_SCHEME", "bogus"),
     ])
     .await;

@@ -7,6 +7,8 @@
 //! [`raw`] reads the file and the environment; [`validate`] turns that into [`Config`].
 
 mod raw;
+mod secrets;
+mod upstream;
 mod validate;
 
 use std::net::SocketAddr;
@@ -18,6 +20,8 @@ use secrecy::SecretString;
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
 use raw::read_raw;
+pub use secrets::MIN_SECRET_BYTES;
+pub use upstream::{redacted as redacted_url, redacted_text as redacted_url_text};
 use validate::{listen, parse_log_format, signing, validate};
 
 /// A configuration problem, reported before anything starts.
@@ -107,6 +111,9 @@ pub struct Config {
     /// Requests (other than health, readiness and metrics) handled at once; beyond it the
     /// answer is 503 with `Retry-After` at once.
     pub max_concurrent_requests: usize,
+    /// Connections open at once; beyond it a new connection is closed as it is accepted, so
+    /// that clients cannot run the process out of file descriptors.
+    pub max_connections: usize,
     /// Size of the PostgreSQL connection pool.
     pub db_max_connections: u32,
     /// How long a request waits for a pooled connection.

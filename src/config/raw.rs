@@ -22,6 +22,7 @@ pub(super) struct Raw {
     pub(super) header_key: Option<String>,
     pub(super) header_value: Option<SecretString>,
     pub(super) provider_url: Option<String>,
+    pub(super) allow_insecure_upstream: Option<bool>,
     pub(super) provider_api_key: Option<SecretString>,
     pub(super) admin_token: Option<SecretString>,
     pub(super) stream_url: Option<String>,
@@ -40,6 +41,7 @@ pub(super) struct Raw {
     pub(super) db_max_connections: Option<u64>,
     pub(super) db_acquire_timeout_secs: Option<u64>,
     pub(super) max_concurrent_requests: Option<u64>,
+    pub(super) max_connections: Option<u64>,
     pub(super) batch_writers: Option<u64>,
     pub(super) batch_max: Option<u64>,
     pub(super) queue_capacity: Option<u64>,
@@ -57,6 +59,16 @@ impl Raw {
                 why: format!("{:?} is not a whole number", v),
             })
         }
+        fn flag(var: &'static str, v: String) -> Result<bool, ConfigError> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" | "" => Ok(false),
+                _ => Err(ConfigError::Invalid {
+                    var,
+                    why: format!("{v:?} is not true or false"),
+                }),
+            }
+        }
         let secret = |var: &str| env(var).map(SecretString::from);
         macro_rules! over {
             ($field:ident, $var:literal, text) => {
@@ -67,6 +79,11 @@ impl Raw {
             ($field:ident, $var:literal, secret) => {
                 if let Some(v) = secret($var) {
                     self.$field = Some(v);
+                }
+            };
+            ($field:ident, $var:literal, flag) => {
+                if let Some(v) = env($var) {
+                    self.$field = Some(flag($var, v)?);
                 }
             };
             ($field:ident, $var:literal, number) => {
@@ -85,6 +102,11 @@ impl Raw {
         over!(header_key, "TXHOOK_HEADER_KEY", text);
         over!(header_value, "TXHOOK_HEADER_VALUE", secret);
         over!(provider_url, "TXHOOK_PROVIDER_URL", text);
+        over!(
+            allow_insecure_upstream,
+            "TXHOOK_ALLOW_INSECURE_UPSTREAM",
+            flag
+        );
         over!(provider_api_key, "TXHOOK_PROVIDER_API_KEY", secret);
         over!(admin_token, "TXHOOK_ADMIN_TOKEN", secret);
         over!(stream_url, "TXHOOK_STREAM_URL", text);
@@ -131,6 +153,7 @@ impl Raw {
             "TXHOOK_MAX_CONCURRENT_REQUESTS",
             number
         );
+        over!(max_connections, "TXHOOK_MAX_CONNECTIONS", number);
         over!(batch_writers, "TXHOOK_BATCH_WRITERS", number);
         over!(batch_max, "TXHOOK_BATCH_MAX", number);
         over!(queue_capacity, "TXHOOK_QUEUE_CAPACITY", number);

@@ -6,6 +6,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::raw::Raw;
+use super::secrets::check_secret;
+use super::upstream::{redacted_text, require_encrypted};
 use super::{Config, ConfigError, LogFormat, WriteMode};
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
@@ -51,6 +53,10 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     }
 
     let listen = listen(&raw)?;
+    let admin_token = non_empty_secret(raw.admin_token.clone());
+    if let Some(token) = &admin_token {
+        check_secret("TXHOOK_ADMIN_TOKEN", token.expose_secret(), false)?;
+    }
     let Signing {
         scheme,
         keys,
@@ -67,6 +73,10 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let provider_url = non_empty(raw.provider_url)
         .map(|u| http_url("TXHOOK_PROVIDER_URL", &u))
         .transpose()?;
+    let allow_insecure = raw.allow_insecure_upstream.unwrap_or(false);
+    if let Some(u) = &provider_url {
+        require_encrypted("TXHOOK_PROVIDER_URL", u, "https", allow_insecure)?;
+    }
     if provider_url.is_some() && public_url.is_none() {
         return Err(ConfigError::Missing {
             var: "TXHOOK_PUBLIC_URL",
@@ -81,8 +91,12 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         .filter(|u| matches!(u.scheme(), "ws" | "wss"))
         .ok_or_else(|| ConfigError::Invalid {
             var: "TXHOOK_STREAM_URL",
-            why: format!("{stream_s:?} is not a ws:// or wss:// URL"),
+            why: format!(
+                "{:?} is not a ws:// or wss:// URL",
+                redacted_text(&stream_s)
+            ),
         })?;
+    require_encrypted("TXHOOK_STREAM_URL", &stream_url, "wss", allow_insecure)?;
 
     let stream_ping_interval = secs(
         "TXHOOK_STREAM_PING_INTERVAL_SECS",
@@ -189,7 +203,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         header_key: non_empty(raw.header_key.clone()),
         provider_url,
         provider_api_key: non_empty_secret(raw.provider_api_key),
-        admin_token: non_empty_secret(raw.admin_token),
+        admin_token,
         stream_url,
         realm_key: non_empty_secret(raw.realm_key),
         stream_ping_interval,
@@ -211,6 +225,12 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
             "TXHOOK_MAX_CONCURRENT_REQUESTS",
             raw.max_concurrent_requests,
             1024,
+            1_000_000,
+        )?,
+        max_connections: count(
+            "TXHOOK_MAX_CONNECTIONS",
+            raw.max_connections,
+            crate::server::DEFAULT_MAX_CONNECTIONS as u64,
             1_000_000,
         )?,
         db_max_connections,
@@ -262,8 +282,14 @@ pub(super) fn signing(raw: &Raw, hint: &'static str) -> Result<Signing, ConfigEr
                 .collect()
         })
         .unwrap_or_default();
-    let keys = Keys::new(&scheme, shared_key.clone(), previous)
+    let keys = Keys::new(&scheme, shared_key.clone(), previous.clone())
         .map_err(|(var, why)| ConfigError::Invalid { var, why })?;
+    // Decodable keys, but are they secrets? Not a shipped placeholder, not too short.
+    let whsec = matches!(scheme, Scheme::StandardWebhooks);
+    check_secret("TXHOOK_SHARED_KEY", shared_key.expose_secret(), whsec)?;
+    for key in &previous {
+        check_secret("TXHOOK_PREVIOUS_SHARED_KEYS", key.expose_secret(), whsec)?;
+    }
 
     let static_header = match (
         non_empty(raw.header_key.clone()),
@@ -331,15 +357,113 @@ fn secs(var: &'static str, v: Option<u64>, default: u64) -> Result<Duration, Con
 }
 
 fn http_url(var: &'static str, s: &str) -> Result<url::Url, ConfigError> {
+    // The URL may carry credentials: messages show it without them.
+    let shown = redacted_text(s);
     let u = url::Url::parse(s).map_err(|e| ConfigError::Invalid {
         var,
-        why: format!("{s:?} is not an absolute URL ({e})"),
+        why: format!("{shown:?} is not an absolute URL ({e})"),
     })?;
     if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
         return Err(ConfigError::Invalid {
             var,
-            why: format!("{s:?} must be an absolute http:// or https:// URL"),
+            why: format!("{shown:?} must be an absolute http:// or https:// URL"),
         });
     }
     Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::{ConfigError, load_with};
+
+    const KEY: &str = "a-shared-key-of-some-length-0f3c";
+
+    #[test]
+    fn placeholder_and_short_secrets_are_refused_naming_the_variable() {
+        let cases = [
+            ("TXHOOK_SHARED_KEY", "dev-shared-key-change-me"),
+            ("TXHOOK_SHARED_KEY", "short-key"),
+            (
+                "TXHOOK_PREVIOUS_SHARED_KEYS",
+                "an-old-key-long-enough,CHANGE-ME",
+            ),
+            ("TXHOOK_ADMIN_TOKEN", "dev-admin-token-change-me"),
+            ("TXHOOK_ADMIN_TOKEN", "token"),
+        ];
+        for (var, value) in cases {
+            let e = load(&[(var, value)]).unwrap_err();
+            assert_eq!(refused_var(Err(e)), var, "{value}");
+        }
+        assert!(load(&[("TXHOOK_PREVIOUS_SHARED_KEYS", "an-old-key-long-enough")]).is_ok());
+    }
+
+    fn load(extra: &[(&str, &str)]) -> Result<super::Config, ConfigError> {
+        let empty = std::env::temp_dir().join("txhook-validate-empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let mut env: HashMap<String, String> = HashMap::from([
+            (
+                "DATABASE_URL".into(),
+                "postgres://txhook@127.0.0.1/txhook".into(),
+            ),
+            ("TXHOOK_SHARED_KEY".into(), KEY.into()),
+            ("TXHOOK_PUBLIC_URL".into(), "https://txhook.example".into()),
+        ]);
+        for (k, v) in extra {
+            env.insert((*k).into(), (*v).into());
+        }
+        load_with(Some(&empty), |var| env.get(var).cloned())
+    }
+
+    fn refused_var(r: Result<super::Config, ConfigError>) -> &'static str {
+        match r {
+            Err(ConfigError::Invalid { var, .. }) => var,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cleartext_upstreams_need_loopback_or_the_explicit_allowance() {
+        let provider = ("TXHOOK_PROVIDER_URL", "http://mock:9090");
+        let stream = ("TXHOOK_STREAM_URL", "ws://mock:9090/stream");
+        assert_eq!(refused_var(load(&[provider])), "TXHOOK_PROVIDER_URL");
+        assert_eq!(refused_var(load(&[stream])), "TXHOOK_STREAM_URL");
+        let allow = ("TXHOOK_ALLOW_INSECURE_UPSTREAM", "true");
+        assert!(load(&[provider, stream, allow]).is_ok());
+        let deny = ("TXHOOK_ALLOW_INSECURE_UPSTREAM", "false");
+        assert_eq!(refused_var(load(&[stream, deny])), "TXHOOK_STREAM_URL");
+        let junk = ("TXHOOK_ALLOW_INSECURE_UPSTREAM", "perhaps");
+        assert_eq!(refused_var(load(&[junk])), "TXHOOK_ALLOW_INSECURE_UPSTREAM");
+        assert!(
+            load(&[
+                ("TXHOOK_PROVIDER_URL", "http://127.0.0.1:9090"),
+                ("TXHOOK_STREAM_URL", "ws://localhost:9090/stream"),
+            ])
+            .is_ok()
+        );
+        assert!(
+            load(&[
+                ("TXHOOK_PROVIDER_URL", "https://api.provider.example"),
+                ("TXHOOK_STREAM_URL", "wss://stream.orangepill.cloud"),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn url_errors_never_show_credentials() {
+        let bad = ("TXHOOK_PROVIDER_URL", "ftp://user:hunter2-secret@x.example");
+        let e = load(&[bad]).unwrap_err().to_string();
+        assert!(
+            e.contains("TXHOOK_PROVIDER_URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let bad = ("TXHOOK_STREAM_URL", "tcp://user:hunter2-secret@x.example");
+        let e = load(&[bad]).unwrap_err().to_string();
+        assert!(
+            e.contains("TXHOOK_STREAM_URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::{Admin, ApiError, AppState};
 use crate::store::Writer;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,18 +23,37 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// 200 when the database answers and migrations are applied, else 503.
+/// 200 when the database answers and migrations are applied, else 503. The check runs at most
+/// once a second, on a connection of its own (see [`super::readiness`]).
 ///
-/// Detail that does not decide readiness (callbacks are received regardless): `writeQueue`
-/// (callbacks waiting for a group commit), `registration` (the provider registration, when
-/// configured) and `stream` (state, last error such as a refused realm key, reconnects and
-/// events, when ingestion runs).
+/// The body says `ready` or `unavailable` to anyone. With the admin token
+/// (`Authorization: Bearer …`) it also carries the detail: `database` (why not ready),
+/// `writeQueue` (callbacks waiting for a group commit), `registration` (the provider
+/// registration and its answers, when configured) and `stream` (state, last error such as a
+/// refused realm key, reconnects and events, when ingestion runs). None of that detail
+/// decides readiness: callbacks are received regardless.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, description = "ready to store callbacks", body = Object),
     (status = 503, description = "database unreachable or migrations pending", body = Object),
-))]
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (status, mut body) = database_readiness(&state).await;
+), security((), ("bearer" = [])))]
+async fn readyz(
+    State(state): State<AppState>,
+    admin: Result<Admin, ApiError>,
+) -> (StatusCode, Json<Value>) {
+    let database = state.readiness.check().await;
+    let (status, mut body) = match &database {
+        Ok(()) => (StatusCode::OK, json!({ "status": "ready" })),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "unavailable" }),
+        ),
+    };
+    if admin.is_err() {
+        return (status, Json(body));
+    }
+    if let Err(why) = database {
+        body["database"] = json!(why);
+    }
     if let Writer::Batched(b) = &state.writer {
         body["writeQueue"] = json!(b.queued());
     }
@@ -45,21 +64,4 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         body["stream"] = json!(stream.snapshot());
     }
     (status, Json(body))
-}
-
-async fn database_readiness(state: &AppState) -> (StatusCode, Value) {
-    match tokio::time::timeout(state.config.store_timeout, state.store.ready()).await {
-        Ok(Ok(())) => (StatusCode::OK, json!({ "status": "ready" })),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "status": "unavailable", "database": e.to_string() }),
-            )
-        }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "status": "unavailable", "database": "timed out" }),
-        ),
-    }
 }

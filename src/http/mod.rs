@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 mod openapi;
 mod params;
+mod readiness;
 mod subscription;
 mod transactions;
 mod webhook;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::MatchedPath;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::Response;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Semaphore;
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Admin;
 pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi;
+pub use readiness::{READINESS_TTL, Readiness};
 
 use crate::config::Config;
 use crate::provider::StatusHandle;
@@ -50,11 +52,20 @@ pub struct AppState {
     pub unverified_bytes: Arc<Semaphore>,
     /// The stream client's status, when ingestion runs (readiness detail).
     pub stream: Option<Arc<StreamStatus>>,
+    /// Readiness checks, on their own connection and cached.
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
-    /// State for `config`, over `store`, writing callbacks through `writer`.
-    pub fn new(config: Config, store: Store, writer: Writer, metrics: PrometheusHandle) -> Self {
+    /// State for `config`, over `store`, writing callbacks through `writer`. Readiness is
+    /// checked on `probe`, a store apart from the writers' pool.
+    pub fn new(
+        config: Config,
+        store: Store,
+        writer: Writer,
+        metrics: PrometheusHandle,
+        probe: Store,
+    ) -> Self {
         let verifier = Verifier {
             scheme: config.scheme.clone(),
             keys: config.keys.clone(),
@@ -62,6 +73,7 @@ impl AppState {
         };
         let config_slots = config.max_concurrent_requests;
         let unverified_bytes = Arc::new(Semaphore::new(config.max_unverified_bytes as usize));
+        let readiness = Arc::new(Readiness::new(probe, config.store_timeout));
         Self {
             unverified_bytes,
             config: Arc::new(config),
@@ -72,6 +84,7 @@ impl AppState {
             registration: StatusHandle::default(),
             slots: Arc::new(Semaphore::new(config_slots)),
             stream: None,
+            readiness,
         }
     }
 
@@ -139,22 +152,37 @@ async fn shed_load(
     }
 }
 
-/// Counts every request and times it, by route (the matched pattern, not the raw path, so
-/// ids do not become labels).
+/// Counts every request and times it. Labels never take a value the client chose: the method
+/// is one of a fixed set or `other`, the route the matched pattern (ids are not labels) or
+/// `unmatched`, so that no request can add a time series.
 async fn record_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let started = std::time::Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
-    ::metrics::histogram!("txhook_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+    ::metrics::histogram!("txhook_http_request_duration_seconds", "method" => method, "route" => route.clone())
         .record(started.elapsed().as_secs_f64());
     ::metrics::counter!("txhook_http_requests_total", "method" => method, "route" => route, "status" => status)
         .increment(1);
     res
+}
+
+/// The method as a metric label: the methods of the API, or `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Every 503 tells the client when to retry, including those made by layers.

@@ -143,6 +143,10 @@ pub async fn run(args: MockArgs, shutdown: impl Future<Output = ()>) -> anyhow::
         .route("/mock/deliveries", get(ledger::deliveries))
         .with_state(mock)
         .nest("/stream", stream.router());
-    crate::server::serve(listener, app, shutdown, Duration::from_secs(5)).await;
+    let options = crate::server::ServeOptions {
+        drain: Duration::from_secs(5),
+        ..Default::default()
+    };
+    crate::server::serve(listener, app, shutdown, options).await;
     Ok(())
 }

@@ -160,7 +160,7 @@ mod tests {
 
     const BASE: [(&str, &str); 6] = [
         ("DATABASE_URL", "postgres://u@localhost/db"),
-        ("TXHOOK_SHARED_KEY", "k3y-s3cret"),
+        ("TXHOOK_SHARED_KEY", "k3y-s3cret-long-enough"),
         ("TXHOOK_PROVIDER_URL", "https://user:pw@api.example/"),
         ("TXHOOK_PUBLIC_URL", "https://hook.example/"),
         ("TXHOOK_HEADER_KEY", "X-Token"),
@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(
             r.body(),
             json!({"callbackUrl": "https://hook.example/webhooks/transactions",
-                   "sharedKey": "k3y-s3cret", "headerKey": "X-Token",
+                   "sharedKey": "k3y-s3cret-long-enough", "headerKey": "X-Token",
                    "headerValue": "h3ader-s3cret"})
         );
         let debug = format!("{r:?}");
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn answers_are_scrubbed_of_secrets_and_truncated() {
         let r = Registration::from_config(&config(&BASE)).unwrap();
-        let scrubbed = r.scrub("bad sharedKey k3y-s3cret and h3ader-s3cret");
+        let scrubbed = r.scrub("bad sharedKey k3y-s3cret-long-enough and h3ader-s3cret");
         assert_eq!(scrubbed, "bad sharedKey [REDACTED] and [REDACTED]");
         assert_eq!(
             r.scrub(&"é".repeat(5000)).chars().count(),
@@ -203,7 +203,7 @@ mod tests {
     fn fingerprint_changes_with_the_key_and_hides_it() {
         let a = Registration::from_config(&config(&BASE)).unwrap();
         let mut other = BASE;
-        other[1] = ("TXHOOK_SHARED_KEY", "another-key");
+        other[1] = ("TXHOOK_SHARED_KEY", "another-key-long-enough");
         let b = Registration::from_config(&config(&other)).unwrap();
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint().len(), 64);

@@ -58,7 +58,7 @@ pub fn install_crypto_provider() {
 }
 
 /// Runs ingestion until `stop` turns true (or its sender goes away).
-#[tracing::instrument(name = "stream", skip_all, fields(url = %cfg.url))]
+#[tracing::instrument(name = "stream", skip_all, fields(url = %crate::config::redacted_url(&cfg.url)))]
 pub async fn run(
     cfg: ClientConfig,
     store: Store,

@@ -38,15 +38,7 @@ fn send(app: &TestApp, body: String) -> JoinHandle<(u16, Value, bool)> {
 }
 
 async fn write_queue(app: &TestApp) -> u64 {
-    let ready: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.get_admin("/readyz").await.json().await.unwrap();
     ready["writeQueue"]
         .as_u64()
         .expect("batched mode shows writeQueue")

@@ -244,3 +244,42 @@ async fn unverified_bodies_beyond_the_byte_budget_get_503_with_retry_after() {
         .await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
 }
+
+#[tokio::test]
+async fn client_chosen_methods_and_paths_never_become_metric_labels() {
+    let app = TestApp::spawn().await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    let method = format!("X{}", marker.repeat(8).to_uppercase());
+    let weird = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    for path in [
+        format!("/{marker}"),
+        format!("/webhooks/transactions/{marker}"),
+        format!("/api/v1/{marker}/x?{marker}=1"),
+        "/webhooks/transactions".to_owned(),
+    ] {
+        let r = app
+            .client
+            .request(weird.clone(), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{path}: {}", r.status());
+        let r = app.client.get(app.url(&path)).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{path}: {}", r.status());
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.to_lowercase().contains(&marker),
+        "a client-chosen string became a label"
+    );
+    assert!(metrics.contains(r#"method="other""#), "{metrics}");
+    assert!(metrics.contains(r#"route="unmatched""#));
+}

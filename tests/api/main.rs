@@ -3,6 +3,7 @@
 
 mod availability;
 mod batching;
+mod connections;
 mod content;
 mod dedup;
 mod helpers;
@@ -10,6 +11,7 @@ mod hostile;
 mod partitions;
 mod provider;
 mod read_api;
+mod readiness;
 mod receiver;
 mod signatures;
 mod state_rules;

@@ -130,15 +130,7 @@ async fn subscription_reaches(app: &TestApp, want: &str) -> Value {
 async fn readiness_shows(app: &TestApp, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Value = app
-            .client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let got: Value = app.get_admin("/readyz").await.json().await.unwrap();
         if got["registration"]["state"] == want {
             return got;
         }
@@ -314,10 +306,10 @@ async fn replicas_starting_together_register_once() {
     assert_eq!(provider.seen().len(), 1);
 
     // A new key is news for the provider.
-    let d = TestApp::spawn_with(settings().set("TXHOOK_SHARED_KEY", "rotated-key-1")).await;
+    let d = TestApp::spawn_with(settings().set("TXHOOK_SHARED_KEY", "rotated-shared-key-1")).await;
     readiness_shows(&d, "registered").await;
     assert_eq!(provider.seen().len(), 2);
-    assert_eq!(provider.seen()[1].body["sharedKey"], "rotated-key-1");
+    assert_eq!(provider.seen()[1].body["sharedKey"], "rotated-shared-key-1");
 }
 
 /// Serves `router` on loopback; returns its base URL.

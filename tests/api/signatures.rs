@@ -278,10 +278,12 @@ async fn signature_with_the_wrong_key_is_refused_as_invalid() {
 
 #[tokio::test]
 async fn previous_shared_keys_still_verify_and_unconfigured_keys_do_not() {
-    let app =
-        TestApp::spawn_with(Settings::default().set("TXHOOK_PREVIOUS_SHARED_KEYS", "old1,old2"))
-            .await;
-    for key in ["old2", "old1", SHARED_KEY] {
+    let app = TestApp::spawn_with(Settings::default().set(
+        "TXHOOK_PREVIOUS_SHARED_KEYS",
+        "old-shared-key-1,old-shared-key-2",
+    ))
+    .await;
+    for key in ["old-shared-key-2", "old-shared-key-1", SHARED_KEY] {
         let body = new_body();
         assert_answer(
             &app,
@@ -296,7 +298,7 @@ async fn previous_shared_keys_still_verify_and_unconfigured_keys_do_not() {
     assert_refused(
         &app,
         &body,
-        hmac_headers("old0", body.as_bytes()),
+        hmac_headers("old-shared-key-0", body.as_bytes()),
         "invalid_signature",
         "a key never configured",
     )
@@ -305,7 +307,7 @@ async fn previous_shared_keys_still_verify_and_unconfigured_keys_do_not() {
     assert_refused(
         &app,
         &body,
-        hmac_headers("old1,old2", body.as_bytes()),
+        hmac_headers("old-shared-key-1,old-shared-key-2", body.as_bytes()),
         "invalid_signature",
         "the whole list as one key",
     )
@@ -315,13 +317,15 @@ async fn previous_shared_keys_still_verify_and_unconfigured_keys_do_not() {
 #[tokio::test]
 async fn key_removed_from_previous_keys_is_refused() {
     // After rotation finished, old1 was dropped from the list.
-    let app =
-        TestApp::spawn_with(Settings::default().set("TXHOOK_PREVIOUS_SHARED_KEYS", "old2")).await;
+    let app = TestApp::spawn_with(
+        Settings::default().set("TXHOOK_PREVIOUS_SHARED_KEYS", "old-shared-key-2"),
+    )
+    .await;
     let body = new_body();
     assert_refused(
         &app,
         &body,
-        hmac_headers("old1", body.as_bytes()),
+        hmac_headers("old-shared-key-1", body.as_bytes()),
         "invalid_signature",
         "removed key",
     )
@@ -329,7 +333,7 @@ async fn key_removed_from_previous_keys_is_refused() {
     assert_answer(
         &app,
         &body,
-        hmac_headers("old2", body.as_bytes()),
+        hmac_headers("old-shared-key-2", body.as_bytes()),
         "stored",
         "kept key",
     )

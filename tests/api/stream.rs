@@ -91,8 +91,9 @@ async fn stored(app: &TestApp, entity_id: &str) -> Value {
     }
 }
 
+/// `/readyz` with the admin token: the detail included.
 async fn readyz(app: &TestApp) -> (u16, Value) {
-    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let r = app.get_admin("/readyz").await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 

@@ -124,11 +124,21 @@ def env_example_names_only_real_settings_and_the_required_ones():
     assert all(v for v in env.values()), "an empty value would override the default with nothing"
 
 
+def refused_placeholder(value):
+    """Whether `serve` refuses `value` as a placeholder (the marks of src/config/secrets.rs)."""
+    text = read("src/config/secrets.rs")
+    block = re.search(r"PLACEHOLDER_MARKS: \[&str; \d+\] =\s*\[(.*?)\];", text, re.S)
+    assert block, "could not read PLACEHOLDER_MARKS in src/config/secrets.rs"
+    marks = re.findall(r'"([^"]+)"', block[1])
+    return any(m in value.lower() for m in marks)
+
+
 @check
-def env_example_secrets_are_placeholders():
+def env_example_secrets_are_placeholders_that_serve_refuses():
     env = env_file(".env.example")
     for key in ("TXHOOK_SHARED_KEY", "TXHOOK_ADMIN_TOKEN"):
-        assert re.search(r"dev|change-me|example", env[key]), f"{key} does not look like a placeholder"
+        assert refused_placeholder(env[key]), f"{key}: serve would accept the example's value"
+    assert (ROOT / "scripts/compose-env.sh").exists(), "README's compose steps need it"
     pw = re.match(r"postgres://[^:]+:([^@]+)@", env["DATABASE_URL"])
     assert pw and "dev" in pw[1], "DATABASE_URL password does not look like a placeholder"
 
@@ -181,6 +191,8 @@ def compose_demo_profile_closes_the_loop_through_the_mock():
     assert env["TXHOOK_PROVIDER_URL"] == "http://mock:9090"
     assert env["TXHOOK_PUBLIC_URL"] == "http://txhook:8080"
     assert env["TXHOOK_STREAM_URL"] == "ws://mock:9090/stream"
+    assert env["TXHOOK_ALLOW_INSECURE_UPSTREAM"] == "true", "serve refuses ws:// and http:// to mock"
+    assert "TXHOOK_ALLOW_INSECURE_UPSTREAM" not in env_file(".env.example"), "demo only"
     assert [env["TXHOOK_REALM_KEY"]] == realm
     assert demo["depends_on"]["mock"]["condition"] == "service_healthy"
     assert demo["depends_on"]["txhook"]["condition"] == "service_healthy"
@@ -239,6 +251,8 @@ def k8s_service_secret_and_migration_job_fit_the_deployment():
     assert {"DATABASE_URL", "TXHOOK_SHARED_KEY", "TXHOOK_ADMIN_TOKEN"} <= set(data)
     for k, v in data.items():
         assert v == "" or "CHANGE-ME" in v, f"Secret {k} must be a placeholder"
+        if k in ("TXHOOK_SHARED_KEY", "TXHOOK_ADMIN_TOKEN", "TXHOOK_PREVIOUS_SHARED_KEYS") and v:
+            assert refused_placeholder(v), f"Secret {k}: serve would accept the placeholder"
     job = one(docs, "Job")
     spec = job["spec"]["template"]["spec"]
     (c,) = spec["containers"]
