@@ -118,8 +118,8 @@ pub async fn subscribe(config: &Config, args: &SubscribeArgs) -> anyhow::Result<
     let attempt = result?;
     println!(
         "registered {} with {} (HTTP {}, attempt {})",
-        registrar.registration().callback_url,
-        registrar.registration().provider,
+        config::redacted_url_text(&registrar.registration().callback_url),
+        config::redacted_url_text(&registrar.registration().provider),
         attempt.http_status.unwrap_or_default(),
         attempt.number
     );

@@ -97,7 +97,7 @@ impl Registrar {
     }
 
     /// Sends the registration once.
-    #[tracing::instrument(skip(self), fields(callback_url = %self.registration.callback_url))]
+    #[tracing::instrument(skip(self), fields(callback_url = %crate::config::redacted_url_text(&self.registration.callback_url)))]
     pub async fn attempt(&self, number: u32) -> Attempt {
         let reg = &self.registration;
         let mut req = self.client.post(reg.endpoint.clone()).json(&reg.body());
@@ -151,7 +151,7 @@ impl Registrar {
                     tracing::info!(
                         status = attempt.http_status,
                         attempt = number,
-                        callback_url = %self.registration.callback_url,
+                        callback_url = %crate::config::redacted_url_text(&self.registration.callback_url),
                         "registered with the provider"
                     );
                     return Ok(attempt);
@@ -204,7 +204,7 @@ impl Registrar {
         {
             Ok(Some(at)) => {
                 tracing::info!(
-                    callback_url = %reg.callback_url,
+                    callback_url = %crate::config::redacted_url_text(&reg.callback_url),
                     registered_at = %at,
                     "already registered with this callbackUrl and key; not registering again"
                 );
