@@ -40,6 +40,11 @@ pub enum Command {
     /// A local stand-in for the provider: accepts subscriptions and delivers signed
     /// transaction lifecycles to subscribers, retrying with exponential backoff.
     MockProvider(MockArgs),
+    /// Re-derive every transaction's current state and history from the event log (after a
+    /// change of the state rules, or to check them); the result equals what was derived as
+    /// the callbacks arrived. Runs in one database transaction: readers see the old state
+    /// until it is done.
+    Rebuild,
     /// Read quarantined callbacks again with the current parser and apply those that now
     /// read as transactions; prints how many were fixed.
     Reprocess {

@@ -2,13 +2,15 @@
 //! in PostgreSQL.
 //!
 //! The callback path: [`http`] (raw bytes) → [`verify`] (pure) → [`transaction`] (pure) →
-//! [`store`] (one database transaction) → answer.
+//! [`store`] (the event log, group-committed) → answer. Everything else reads the log: the
+//! [`projection`] derives each transaction's current state and history from it.
 
 pub mod cli;
 pub mod config;
 pub mod devtools;
 pub mod http;
 pub mod mock;
+pub mod projection;
 pub mod provider;
 pub mod server;
 pub mod store;

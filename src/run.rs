@@ -11,8 +11,8 @@ use crate::cli::{Cli, Command, SubscribeArgs};
 use crate::config::{self, Config, WriteMode};
 use crate::http::{AppState, app};
 use crate::provider::{ProviderError, Registrar, StatusHandle};
-use crate::store::{Batcher, Store, StoreError, Writer};
-use crate::{devtools, mock, server, stream, telemetry};
+use crate::store::{BatchOptions, LogWriter, Store, StoreError};
+use crate::{devtools, mock, projection, server, stream, telemetry};
 
 /// Runs the command `cli` names. A configuration problem comes back as a
 /// [`config::ConfigError`].
@@ -31,10 +31,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
         Command::Bench(args) => devtools::bench(&config::load_client(path)?, &args).await,
         Command::MockProvider(args) => mock::run(args, server::shutdown_signal()).await,
+        Command::Rebuild => {
+            let store = Store::connect_lazy(&config::load(path)?)?;
+            store.migrate().await?;
+            let done = projection::rebuild(&store).await?;
+            println!(
+                "rebuilt from {} events: {} history entries, {} events not applicable",
+                done.events, done.steps, done.failed
+            );
+            Ok(())
+        }
         Command::Reprocess { since } => {
             let store = Store::connect_lazy(&config::load(path)?)?;
             store.migrate().await?;
-            let done = store.reprocess_quarantined(since).await?;
+            let done = projection::reprocess(&store, since).await?;
             println!(
                 "reprocessed {} quarantined callbacks: {} fixed, {} still unreadable",
                 done.examined,
@@ -140,13 +150,17 @@ pub async fn serve(
         max_connections: config.max_connections,
         drain: config.shutdown_timeout,
     };
-    let (writer, writers) = match config.write_mode {
-        WriteMode::Single => (Writer::Single(store.clone()), None),
-        WriteMode::Batched => {
-            let (batcher, writers) = Batcher::start(store.clone(), config.batch);
-            (Writer::Batched(batcher), Some(writers))
-        }
+    // One write path: `single` is group commit with batches of one.
+    let batch = match config.write_mode {
+        WriteMode::Single => BatchOptions {
+            max_batch: 1,
+            ..config.batch
+        },
+        WriteMode::Batched => config.batch,
     };
+    let (writer, writers) = LogWriter::start(store.clone(), batch);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let projector = tokio::spawn(projection::run(store.clone(), stop_rx.clone()));
     // The event log's monthly partitions are created ahead, now and every hour.
     let partitions = tokio::spawn(store.clone().maintain_partitions(Duration::from_secs(3600)));
     let stream_config = stream::ClientConfig::from_config(&config);
@@ -170,7 +184,6 @@ pub async fn serve(
 
     // Stream ingestion runs beside the HTTP server when a realm key is set, and is told to
     // stop (unsubscribe, close) the moment shutdown starts, while requests drain.
-    let (stop_tx, stop_rx) = watch::channel(false);
     let ingestion = stream_config.map(|cfg| {
         let status = std::sync::Arc::new(stream::StreamStatus::default());
         state = state.clone().with_stream(status.clone());
@@ -205,9 +218,14 @@ pub async fn serve(
         }
     }
     // Every request is answered and the router is gone, so the queue is closed: let the
-    // writers finish anything still queued.
-    if let Some(writers) = writers {
-        writers.drain(Duration::from_secs(5)).await;
+    // writers finish anything still queued. The projector finishes its step (a step is one
+    // database transaction: cut short, it is simply taken again by the next start).
+    writers.drain(Duration::from_secs(5)).await;
+    if tokio::time::timeout(Duration::from_secs(5), projector)
+        .await
+        .is_err()
+    {
+        tracing::warn!("projector did not stop in time");
     }
     Ok(())
 }

@@ -106,6 +106,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Time allowed for the database work of one callback before answering 503.
     pub store_timeout: Duration,
+    /// Longest a read of derived state (transactions, history) waits for the projection to
+    /// reach every callback acknowledged before it; then 503 `projection_stalled`.
+    pub projection_wait: Duration,
     /// Time allowed to drain in-flight requests on shutdown.
     pub shutdown_timeout: Duration,
     /// Requests (other than health, readiness and metrics) handled at once; beyond it the

@@ -33,6 +33,7 @@ pub(super) struct Raw {
     pub(super) stream_backoff_max_ms: Option<u64>,
     pub(super) max_body_bytes: Option<u64>,
     pub(super) max_unverified_bytes: Option<u64>,
+    pub(super) projection_wait_secs: Option<u64>,
     pub(super) write_mode: Option<String>,
     pub(super) log_format: Option<String>,
     pub(super) request_timeout_secs: Option<u64>,
@@ -133,6 +134,7 @@ impl Raw {
         );
         over!(max_body_bytes, "TXHOOK_MAX_BODY_BYTES", number);
         over!(max_unverified_bytes, "TXHOOK_MAX_UNVERIFIED_BYTES", number);
+        over!(projection_wait_secs, "TXHOOK_PROJECTION_WAIT_SECS", number);
         over!(write_mode, "TXHOOK_WRITE_MODE", text);
         over!(log_format, "TXHOOK_LOG_FORMAT", text);
         over!(request_timeout_secs, "TXHOOK_REQUEST_TIMEOUT_SECS", number);

@@ -216,6 +216,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         log_format,
         request_timeout: secs("TXHOOK_REQUEST_TIMEOUT_SECS", raw.request_timeout_secs, 10)?,
         store_timeout: secs("TXHOOK_STORE_TIMEOUT_SECS", raw.store_timeout_secs, 5)?,
+        projection_wait: secs("TXHOOK_PROJECTION_WAIT_SECS", raw.projection_wait_secs, 5)?,
         shutdown_timeout: secs(
             "TXHOOK_SHUTDOWN_TIMEOUT_SECS",
             raw.shutdown_timeout_secs,

@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::projection::Behind;
 use crate::store::{StoreError, SubmitError};
 use crate::verify::Rejection;
 
@@ -48,6 +49,9 @@ pub enum ApiError {
     /// The store is unreachable or too slow: the caller should retry.
     #[error("store unavailable")]
     Unavailable(#[source] Option<StoreError>),
+    /// Derived state is behind the event log past the read-your-acks bound.
+    #[error("{0}")]
+    ProjectionStalled(String),
 }
 
 impl ApiError {
@@ -62,6 +66,7 @@ impl ApiError {
             Self::BadParameter { .. } => (StatusCode::BAD_REQUEST, "bad_parameter"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::ProjectionStalled(_) => (StatusCode::SERVICE_UNAVAILABLE, "projection_stalled"),
         }
     }
 }
@@ -72,6 +77,15 @@ impl From<SubmitError> for ApiError {
             SubmitError::QueueFull => Self::Overloaded,
             SubmitError::Closed => Self::Unavailable(None),
             SubmitError::Store(e) => Self::Unavailable(Some(e)),
+        }
+    }
+}
+
+impl From<Behind> for ApiError {
+    fn from(e: Behind) -> Self {
+        match e {
+            Behind::Store(e) => e.into(),
+            stalled => Self::ProjectionStalled(stalled.to_string()),
         }
     }
 }

@@ -8,7 +8,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Admin, ApiError, AppState};
-use crate::store::Writer;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,9 +53,7 @@ async fn readyz(
     if let Err(why) = database {
         body["database"] = json!(why);
     }
-    if let Writer::Batched(b) = &state.writer {
-        body["writeQueue"] = json!(b.queued());
-    }
+    body["writeQueue"] = json!(state.writer.queued());
     if state.config.provider_url.is_some() {
         body["registration"] = json!(state.registration.get());
     }

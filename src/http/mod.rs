@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 mod openapi;
 mod params;
+mod projection;
 mod readiness;
 mod subscription;
 mod transactions;
@@ -30,8 +31,9 @@ pub use openapi::openapi;
 pub use readiness::{READINESS_TTL, Readiness};
 
 use crate::config::Config;
+use crate::projection::Consistency;
 use crate::provider::StatusHandle;
-use crate::store::{Store, Writer};
+use crate::store::{LogWriter, Store};
 use crate::stream::StreamStatus;
 use crate::verify::Verifier;
 
@@ -41,7 +43,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     /// Writes callbacks by the configured write mode.
-    pub writer: Writer,
+    pub writer: LogWriter,
+    /// Reads of derived state wait on it (read-your-acks).
+    pub consistency: Consistency,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
     /// This process's provider registration, for readiness detail.
@@ -62,7 +66,7 @@ impl AppState {
     pub fn new(
         config: Config,
         store: Store,
-        writer: Writer,
+        writer: LogWriter,
         metrics: PrometheusHandle,
         probe: Store,
     ) -> Self {
@@ -74,11 +78,13 @@ impl AppState {
         let config_slots = config.max_concurrent_requests;
         let unverified_bytes = Arc::new(Semaphore::new(config.max_unverified_bytes as usize));
         let readiness = Arc::new(Readiness::new(probe, config.store_timeout));
+        let consistency = Consistency::new(store.clone(), config.projection_wait);
         Self {
             unverified_bytes,
             config: Arc::new(config),
             store,
             writer,
+            consistency,
             verifier: Arc::new(verifier),
             metrics,
             registration: StatusHandle::default(),

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{AppState, events, health, metrics, subscription, transactions, webhook};
+use super::{AppState, events, health, metrics, projection, subscription, transactions, webhook};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(metrics::router())
         .merge(subscription::router())
+        .merge(projection::router())
         .routes(utoipa_axum::routes!(openapi_json))
 }
 

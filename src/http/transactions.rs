@@ -48,7 +48,7 @@ pub struct TransactionPage {
         (status = 200, body = TransactionPage),
         (status = 400, description = "a bad parameter, named in the message", body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 503, description = "the store is unavailable, or the projection is behind the log past the read-your-acks bound (`projection_stalled`)", body = ErrorBody),
     )
 )]
 async fn list(
@@ -71,6 +71,7 @@ async fn list(
     };
     let limit = params::limit(q.get("limit"), 50, 500)?;
     let after = params::decode_cursor(q.get("cursor"))?;
+    state.consistency.caught_up().await?;
     let page = state.store.list_transactions(&filter, after, limit).await?;
     Ok(Json(TransactionPage {
         items: page.items.into_iter().map(shaped).collect(),
@@ -89,7 +90,7 @@ async fn list(
         (status = 200, description = "the callback that set the current state, plus receivedAt, updatedAt and history", body = Object),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 503, description = "the store is unavailable, or the projection is behind the log past the read-your-acks bound (`projection_stalled`)", body = ErrorBody),
     )
 )]
 async fn one(
@@ -98,6 +99,7 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = params::storable(&id, "id")?;
+    state.consistency.caught_up().await?;
     let store = &state.store;
     let view = store.transaction(id).await?.ok_or(ApiError::NotFound)?;
     let history = store.history(id).await?;

@@ -1,32 +1,33 @@
 //! PostgreSQL: the pool, migrations, and the SQL of each feature. Knows the model, never axum.
 
-mod batch;
-mod batch_sql;
-mod callbacks;
+mod append;
 mod error;
 mod events;
 mod listing;
+mod log_writer;
 mod partitions;
+mod projection;
 mod reads;
 mod registrations;
-mod reprocess;
 mod stream_events;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::watch;
 
-pub use batch::{BatchOptions, Batcher, SubmitError, Writer, Writers};
-pub use callbacks::{NewCallback, Outcome};
+pub use append::{LOG_CHANNEL, NewCallback, Outcome};
 pub use error::StoreError;
 pub use events::{EventRow, PAGE_MAX_BODY_BYTES, TailError};
 pub use listing::{Page, TransactionFilter};
+pub use log_writer::{BatchOptions, LogWriter, SubmitError, WriterTasks};
 pub use partitions::MONTHS_AHEAD;
+pub use projection::{Failure, Position, ProjectionStep, Unprojected};
 pub use reads::{HistoryEntry, TransactionView};
 pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRow};
-pub use reprocess::Reprocessed;
 pub use stream_events::{NewStreamEvent, StreamOutcome};
 
 use crate::config::Config;
@@ -38,6 +39,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Counts this process's appends to the event log (and the other replicas' that
+    /// `LISTEN` hears), so that readers of the log wake when it grows.
+    grew: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
@@ -58,12 +62,25 @@ impl Store {
             // a request gets it.
             .test_before_acquire(true)
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Wraps an existing pool (tests).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            grew: Arc::new(watch::Sender::new(0)),
+        }
+    }
+
+    /// Tells this process's readers of the log that it grew.
+    pub fn log_grew(&self) {
+        self.grew.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever the log grows: a reader waits on it instead of polling.
+    pub fn log_changes(&self) -> watch::Receiver<u64> {
+        self.grew.subscribe()
     }
 
     /// The pool, for tests and tools.

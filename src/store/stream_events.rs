@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError};
+use super::{LOG_CHANNEL, Store, StoreError};
 use crate::transaction::bounded_key;
 
 /// A stream notification, ready to be written.
@@ -85,11 +85,13 @@ impl Store {
             "with key as (
                  insert into event_keys (dedup_key, received_at) values ($1, $2)
                  on conflict (dedup_key) do nothing
+                 returning sequence),
+             ev as (
+                 insert into events (sequence, source, dedup_key, received_at, body, outcome,
+                                     event_name, entity_id, event_time)
+                 select key.sequence, 'orangepill', $1, $2, $3, 'stored', $4, $5, $6 from key
                  returning sequence)
-             insert into events (sequence, source, dedup_key, received_at, body, outcome,
-                                 event_name, entity_id, event_time)
-             select key.sequence, 'orangepill', $1, $2, $3, 'stored', $4, $5, $6 from key
-             returning sequence",
+             select ev.sequence from ev, (select pg_notify($7, '')) as notified",
         )
         .bind(ev.dedup_key())
         .bind(ev.received_at)
@@ -97,10 +99,14 @@ impl Store {
         .bind(ev.event)
         .bind(ev.entity_id)
         .bind(ev.event_time())
+        .bind(LOG_CHANNEL)
         .fetch_optional(&self.pool)
         .await;
         match sequence.map_err(StoreError::from) {
-            Ok(Some(sequence)) => Ok(StreamOutcome::Stored { sequence }),
+            Ok(Some(sequence)) => {
+                self.log_grew();
+                Ok(StreamOutcome::Stored { sequence })
+            }
             Ok(None) => Ok(StreamOutcome::Duplicate),
             Err(e) if e.is_permanent_for_row() => self.record_refused_frame(ev, &e).await,
             Err(e) => Err(e),
@@ -121,18 +127,24 @@ impl Store {
             "with key as (
                  insert into event_keys (dedup_key, received_at) values ($1, $2)
                  on conflict (dedup_key) do nothing
+                 returning sequence),
+             ev as (
+                 insert into events (sequence, source, dedup_key, received_at, body, outcome,
+                                     quarantine_reason)
+                 select key.sequence, 'orangepill', $1, $2, $3, 'quarantined', $4 from key
                  returning sequence)
-             insert into events (sequence, source, dedup_key, received_at, body, outcome,
-                                 quarantine_reason)
-             select key.sequence, 'orangepill', $1, $2, $3, 'quarantined', $4 from key
-             returning sequence",
+             select ev.sequence from ev, (select pg_notify($5, '')) as notified",
         )
         .bind(ev.refused_key())
         .bind(ev.received_at)
         .bind(ev.frame.as_bytes())
         .bind(reason)
+        .bind(LOG_CHANNEL)
         .fetch_optional(&self.pool)
         .await?;
+        if sequence.is_some() {
+            self.log_grew();
+        }
         Ok(match sequence {
             Some(sequence) => StreamOutcome::Quarantined { sequence },
             None => StreamOutcome::Duplicate,

@@ -1,11 +1,13 @@
 //! The transaction callback: its model, how a raw body is read into it, what makes two
-//! deliveries the same event, and how states may follow one another.
+//! deliveries the same event, how states may follow one another, and the current state
+//! derived from a transaction's callbacks.
 //!
 //! Pure: no database and no HTTP. The raw body stays the truth; the model is what txhook
 //! understands of it.
 
 mod amount;
 mod canonical;
+mod current;
 mod model;
 mod read;
 mod state;
@@ -14,6 +16,7 @@ pub use amount::Decimal;
 pub use canonical::{
     bounded_key, canonical_json, dedup_key_for_json, dedup_key_for_raw, dedup_key_for_webhook_id,
 };
+pub use current::{Current, Logged, Step, apply};
 pub use model::{Charge, Deposit, Exchange, Money, Payment, Rate, Status, Transaction, TxType};
 pub use read::{Incoming, Reading, read};
 pub use state::{TxState, applies_over, supersedes};

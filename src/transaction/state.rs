@@ -95,12 +95,12 @@ pub fn supersedes(current: &TxState, incoming: &TxState) -> bool {
 /// Whether a callback (`incoming`, event `sequence`) replaces the current state (`current`,
 /// set by event `current_sequence`).
 ///
-/// The rule as the store applies it (and `txhook_applies` in SQL, which a test compares with
-/// it). Events are judged in the order they were received (their sequence), whatever order their
-/// database transactions reach the row lock in: a callback received after the current one
-/// applies by the state rules; one received before it (it lost the race to the lock, or it
-/// is a quarantined event reprocessed later) applies only where it would have prevented the
-/// current state, as a terminal state prevents a later `PENDING`.
+/// The rule as the projector applies it (through `transaction::apply`; nowhere else). Events
+/// are judged in the order they were received (their sequence), whatever order they reach
+/// the projector in: a callback received after the current one applies by the state rules;
+/// one received before it (its writer committed late, or it is a quarantined event
+/// reprocessed later) applies only where it would have prevented the current state, as a
+/// terminal state prevents a later `PENDING`.
 pub fn applies_over(
     current: &TxState,
     current_sequence: i64,

@@ -1,9 +1,10 @@
-//! Group commit (`TXHOOK_WRITE_MODE=batched`): correctness, not speed.
+//! Group commit: correctness, not speed. The log writer is the only way a callback is
+//! logged (`single` is batches of one).
 //!
-//! Batches are made deterministic by holding the only writer: a test transaction locks a
-//! transaction row, a callback for that row makes the writer wait on the lock, and the
-//! callbacks sent meanwhile queue up (visible as `writeQueue` in `/readyz`) until the lock
-//! goes, when the writer takes them all as its next batch.
+//! Batches are made deterministic by holding the only writer: a test transaction inserts a
+//! callback's dedup key without committing, the callback itself makes the writer wait on that
+//! key, and the callbacks sent meanwhile queue up (visible as `writeQueue` in `/readyz`) until
+//! the test transaction rolls back, when the writer takes them all as its next batch.
 
 use std::time::Duration;
 
@@ -60,35 +61,33 @@ where
     }
 }
 
-/// Makes the single writer wait: returns the lock holder and the blocked request.
+/// Makes the single writer wait: returns the key holder (roll it back to let the writer
+/// go), the blocked request, and its transaction id.
 async fn hold_writer(
     app: &TestApp,
 ) -> (
     Transaction<'static, Postgres>,
     JoinHandle<(u16, Value, bool)>,
+    String,
 ) {
     let id = format!("blocker-{}", new_id());
-    assert_eq!(
-        app.deliver(&tx_body(&id, "PAYMENT", "PENDING", "1"))
-            .await
-            .0,
-        200
-    );
+    let body = tx_body(&id, "PAYMENT", "PENDING", "1");
+    let key = txhook::transaction::read(body.as_bytes(), None).dedup_key;
     let mut lock = app.db.begin().await.unwrap();
-    sqlx::query("select 1 from transactions where id = $1 for update")
-        .bind(&id)
+    sqlx::query("insert into event_keys (dedup_key, received_at) values ($1, now())")
+        .bind(&key)
         .execute(&mut *lock)
         .await
         .unwrap();
-    let blocked = send(app, tx_body(&id, "PAYMENT", "PROCESSING", "1"));
+    let blocked = send(app, body);
     let db = app.db.clone();
-    until("the writer waits on the row lock", || {
+    until("the writer waits on the held key", || {
         let db = db.clone();
         async move {
             sqlx::query_scalar::<_, i64>(
                 "select count(*) from pg_stat_activity
                   where datname = current_database() and wait_event_type = 'Lock'
-                    and query like '%txhook_write_callbacks%'",
+                    and query like '%insert into event_keys%'",
             )
             .fetch_one(&db)
             .await
@@ -97,11 +96,20 @@ async fn hold_writer(
         }
     })
     .await;
-    (lock, blocked)
+    (lock, blocked, id)
 }
 
-/// Makes PostgreSQL raise `errcode` when a history row in `state` is inserted.
+/// Makes PostgreSQL raise `errcode` when an event in `state` is logged.
+async fn fail_event_insert(app: &TestApp, state: &str, errcode: &str) {
+    fail_insert(app, "events", state, errcode).await;
+}
+
+/// Makes PostgreSQL raise `errcode` when a history row in `state` is derived.
 async fn fail_history_insert(app: &TestApp, state: &str, errcode: &str) {
+    fail_insert(app, "transaction_states", state, errcode).await;
+}
+
+async fn fail_insert(app: &TestApp, table: &str, state: &str, errcode: &str) {
     sqlx::raw_sql(&format!(
         "create function fail_{state}() returns trigger language plpgsql as $$
          begin
@@ -110,7 +118,7 @@ async fn fail_history_insert(app: &TestApp, state: &str, errcode: &str) {
            end if;
            return new;
          end $$;
-         create trigger fail_{state} before insert on transaction_states
+         create trigger fail_{state} before insert on {table}
            for each row execute function fail_{state}();"
     ))
     .execute(&app.db)
@@ -128,11 +136,11 @@ async fn queue_reaches(app: &TestApp, n: u64) {
 #[tokio::test]
 async fn duplicates_inside_one_batch_are_stored_once() {
     let app = TestApp::spawn_with(one_writer()).await;
-    let (lock, blocked) = hold_writer(&app).await;
+    let (lock, blocked, _) = hold_writer(&app).await;
     let body = tx_body(&new_id(), "DEPOSIT", "SUCCESS", "3.30");
     let sends: Vec<_> = (0..10).map(|_| send(&app, body.clone())).collect();
     queue_reaches(&app, 10).await;
-    lock.commit().await.unwrap();
+    lock.rollback().await.unwrap();
 
     assert_eq!(blocked.await.unwrap().0, 200);
     let mut stored = 0;
@@ -179,7 +187,7 @@ async fn duplicates_across_batches_and_writers_are_stored_once() {
 async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
     let app = TestApp::spawn_with(one_writer()).await;
     let id = new_id();
-    let (lock, blocked) = hold_writer(&app).await;
+    let (lock, blocked, _) = hold_writer(&app).await;
     // Queued in this order (each waits until the previous is queued): PENDING, SUCCESS, then
     // a late PROCESSING that must not replace SUCCESS.
     let mut sends = Vec::new();
@@ -187,7 +195,7 @@ async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
         sends.push(send(&app, tx_body(&id, "PAYMENT", state, "9.99")));
         queue_reaches(&app, i as u64 + 1).await;
     }
-    lock.commit().await.unwrap();
+    lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().0, 200);
     for s in sends {
         let (status, answer, _) = s.await.unwrap();
@@ -223,7 +231,7 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
             .0,
         200
     );
-    let (lock, blocked) = hold_writer(&app).await;
+    let (lock, blocked, _) = hold_writer(&app).await;
     // Over the stored SUCCESS: a late PENDING is refused, REVERSED applies, and then FAILED
     // (a terminal state after REVERSED) is refused too.
     let mut sends = Vec::new();
@@ -238,7 +246,7 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
         sends.push(send(&app, tx_body(&id, "PAYMENT", state, amount)));
         queue_reaches(&app, i as u64 + 1).await;
     }
-    lock.commit().await.unwrap();
+    lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().0, 200);
     for s in sends {
         let (status, answer, _) = s.await.unwrap();
@@ -273,16 +281,16 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
 async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
     let app = TestApp::spawn_with(one_writer()).await;
     // The database refuses one row for its data, as a constraint or a bad value would.
-    fail_history_insert(&app, "POISON", "22023").await;
+    fail_event_insert(&app, "POISON", "22023").await;
 
-    let (lock, blocked) = hold_writer(&app).await;
+    let (lock, blocked, _) = hold_writer(&app).await;
     let mut sends = Vec::new();
     for i in 0..6 {
         let state = if i == 3 { "POISON" } else { "PENDING" };
         sends.push(send(&app, tx_body(&new_id(), "PAYMENT", state, "1")));
     }
     queue_reaches(&app, 6).await;
-    lock.commit().await.unwrap();
+    lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().0, 200);
 
     let mut answers = Vec::new();
@@ -308,10 +316,10 @@ async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
 
 #[tokio::test]
 async fn a_poison_row_alone_is_quarantined_not_refused_forever() {
-    // A batch of one goes through the group-commit function too; a row refused for its data
-    // must still end in quarantine (200), or the provider would retry it for 7 days.
+    // A row refused for its data must end in quarantine (200) in a batch of one too, or the
+    // provider would retry it for 7 days.
     let app = TestApp::spawn_with(one_writer()).await;
-    fail_history_insert(&app, "POISON", "22023").await;
+    fail_event_insert(&app, "POISON", "22023").await;
     let (status, answer) = app
         .deliver(&tx_body(&new_id(), "PAYMENT", "POISON", "1"))
         .await;
@@ -330,16 +338,16 @@ async fn a_poison_row_alone_is_quarantined_not_refused_forever() {
 async fn a_failed_batch_answers_every_waiter_503_and_stores_none() {
     let app = TestApp::spawn_with(one_writer()).await;
     // A failure that is not about one row's data (the disk is full): the whole batch fails.
-    fail_history_insert(&app, "DISKFULL", "53100").await;
+    fail_event_insert(&app, "DISKFULL", "53100").await;
 
-    let (lock, blocked) = hold_writer(&app).await;
+    let (lock, blocked, blocker) = hold_writer(&app).await;
     let mut sends = Vec::new();
     for i in 0..5 {
         let state = if i == 2 { "DISKFULL" } else { "PENDING" };
         sends.push(send(&app, tx_body(&new_id(), "PAYMENT", state, "1")));
     }
     queue_reaches(&app, 5).await;
-    lock.commit().await.unwrap();
+    lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().0, 200);
 
     for s in sends {
@@ -348,8 +356,10 @@ async fn a_failed_batch_answers_every_waiter_503_and_stores_none() {
         assert!(retry_after);
     }
     assert_eq!(
-        app.count("select count(*) from events where transaction_id not like 'blocker-%'")
-            .await,
+        app.count(&format!(
+            "select count(*) from events where transaction_id <> '{blocker}'"
+        ))
+        .await,
         0
     );
 }
@@ -357,7 +367,7 @@ async fn a_failed_batch_answers_every_waiter_503_and_stores_none() {
 #[tokio::test]
 async fn a_full_queue_answers_503_with_retry_after_at_once() {
     let app = TestApp::spawn_with(one_writer().set("TXHOOK_QUEUE_CAPACITY", "2")).await;
-    let (lock, blocked) = hold_writer(&app).await;
+    let (lock, blocked, _) = hold_writer(&app).await;
     let queued: Vec<_> = (0..2)
         .map(|_| send(&app, tx_body(&new_id(), "PAYMENT", "PENDING", "1")))
         .collect();
@@ -381,9 +391,61 @@ async fn a_full_queue_answers_503_with_retry_after_at_once() {
         "refusals waited for the writer"
     );
 
-    lock.commit().await.unwrap();
+    lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().0, 200);
     for s in queued {
         assert_eq!(s.await.unwrap().1["status"], "stored");
     }
+}
+
+#[tokio::test]
+async fn a_poison_event_for_one_transaction_does_not_hold_up_the_others() {
+    let app = TestApp::spawn().await;
+    // The database refuses the derived history of one event, as an over-long indexed field
+    // or a bad value would.
+    fail_history_insert(&app, "POISON", "22023").await;
+    let poison = new_id();
+    let others: Vec<String> = (0..5).map(|_| new_id()).collect();
+    for (i, id) in others.iter().enumerate() {
+        if i == 2 {
+            let (status, answer) = app
+                .deliver(&tx_body(&poison, "PAYMENT", "POISON", "1"))
+                .await;
+            // Acknowledged: the event is in the log whatever its projection makes of it.
+            assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
+        }
+        let (status, _) = app.deliver(&tx_body(id, "PAYMENT", "PENDING", "1")).await;
+        assert_eq!(status, 200);
+    }
+    for id in &others {
+        let r = app.get_admin(&format!("/api/v1/transactions/{id}")).await;
+        assert_eq!(r.status(), 200, "{id} was held up");
+    }
+    let projection: Value = app
+        .get_admin("/api/v1/projection")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projection["failureCount"], 1, "{projection}");
+    assert_eq!(projection["failures"][0]["transactionId"], poison.as_str());
+    assert!(
+        projection["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("22023")
+    );
+    assert_eq!(projection["lagEvents"], 0);
+    // Later events of the poisoned transaction are projected as usual.
+    let (status, _) = app
+        .deliver(&tx_body(&poison, "PAYMENT", "SUCCESS", "1"))
+        .await;
+    assert_eq!(status, 200);
+    let t: Value = app
+        .get_admin(&format!("/api/v1/transactions/{poison}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["status"]["state"], "SUCCESS");
 }

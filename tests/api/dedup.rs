@@ -83,6 +83,7 @@ async fn retry_with_reordered_keys_and_whitespace_is_duplicate() {
         (200, Some("duplicate"))
     );
     assert_eq!(app.count("select count(*) from events").await, 1);
+    app.projected().await;
     assert_eq!(
         app.count("select count(*) from transaction_states").await,
         1
@@ -103,6 +104,7 @@ async fn same_transaction_with_a_new_reason_is_a_new_event() {
 
     assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
     assert_eq!(app.count("select count(*) from events").await, 2);
+    app.projected().await;
     let reasons: Vec<Option<String>> = sqlx::query_scalar(
         "select reason from transaction_states where transaction_id = $1 order by sequence",
     )
@@ -215,6 +217,7 @@ async fn fifty_concurrent_identical_deliveries_store_once() {
 
     assert_eq!(tally(&answers), (1, 49, 0), "{answers:?}");
     assert_eq!(app.count("select count(*) from events").await, 1);
+    app.projected().await;
     assert_eq!(
         app.count("select count(*) from transaction_states").await,
         1
@@ -241,6 +244,7 @@ async fn fifty_concurrent_deliveries_in_different_key_orders_store_once() {
 
     assert_eq!(tally(&answers), (1, 49, 0), "{answers:?}");
     assert_eq!(app.count("select count(*) from events").await, 1);
+    app.projected().await;
     assert_eq!(
         app.count("select count(*) from transaction_states").await,
         1
@@ -262,6 +266,7 @@ async fn concurrent_identical_deliveries_to_two_replicas_store_once() {
 
     assert_eq!(tally(&answers), (1, 39, 0), "{answers:?}");
     assert_eq!(first.count("select count(*) from events").await, 1);
+    first.projected().await;
     assert_eq!(
         first.count("select count(*) from transaction_states").await,
         1

@@ -155,6 +155,30 @@ impl TestApp {
         }
     }
 
+    /// Waits until the projection has passed every event logged so far, so that the derived
+    /// tables (transactions, transaction_states) can be read directly.
+    pub async fn projected(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let caught_up: bool = sqlx::query_scalar(
+                "select not exists (
+                     select 1 from events e, consumer_positions p
+                      where p.name = 'projector' and (e.txid, e.sequence) > (p.txid, p.sequence))",
+            )
+            .fetch_one(&self.db)
+            .await
+            .expect("projection position");
+            if caught_up {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the projection did not catch up"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -9,6 +9,7 @@ mod dedup;
 mod helpers;
 mod hostile;
 mod partitions;
+mod projection;
 mod provider;
 mod read_api;
 mod readiness;

@@ -404,6 +404,7 @@ async fn openapi_documents_every_route_and_the_bearer_scheme() {
         ("/api/v1/events", "get"),
         ("/api/v1/events/{sequence}", "get"),
         ("/api/v1/subscription", "get"),
+        ("/api/v1/projection", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -518,20 +519,32 @@ async fn responses_carry_a_request_id_generated_or_propagated() {
     assert_eq!(r.headers()["x-request-id"], "abc-123");
 }
 
+/// Logs `body` as quarantined, as an older parser would have, and moves the projection past
+/// it in the same statement, as an older projector would have (so only `reprocess` applies
+/// it).
+async fn logged_as_passed(app: &TestApp, key: &str, body: &str) {
+    sqlx::query(
+        "with e as (
+             insert into events (source, dedup_key, body, outcome, quarantine_reason)
+             values ('callback', $1, $2, 'quarantined', 'old parser')
+             returning txid, sequence)
+         update consumer_positions p set txid = e.txid, sequence = e.sequence
+           from e where p.name = 'projector'",
+    )
+    .bind(key)
+    .bind(body.as_bytes())
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn reprocess_applies_quarantined_callbacks_the_parser_now_reads() {
     let app = TestApp::spawn().await;
     let id = new_id();
     // As an older parser would have left it: a readable body, quarantined.
     let readable = tx_body(&id, "PAYMENT", "SUCCESS", "7.25");
-    sqlx::query(
-        "insert into events (source, dedup_key, body, outcome, quarantine_reason)
-         values ('callback', 'json:old', $1, 'quarantined', 'old parser')",
-    )
-    .bind(readable.as_bytes())
-    .execute(&app.db)
-    .await
-    .unwrap();
+    logged_as_passed(&app, "json:old", &readable).await;
     // And one that is still unreadable.
     assert_eq!(
         app.deliver("still not json").await.1["status"],
@@ -545,7 +558,7 @@ async fn reprocess_applies_quarantined_callbacks_the_parser_now_reads() {
     );
 
     let store = txhook::store::Store::from_pool(app.db.clone());
-    let done = store.reprocess_quarantined(None).await.unwrap();
+    let done = txhook::projection::reprocess(&store, None).await.unwrap();
     assert_eq!((done.examined, done.fixed), (2, 1));
 
     let (status, t) = get_json(&app, &format!("/api/v1/transactions/{id}")).await;
@@ -555,7 +568,7 @@ async fn reprocess_applies_quarantined_callbacks_the_parser_now_reads() {
     assert_eq!(t["history"][0]["applied"], true);
 
     // A second run fixes nothing more.
-    let again = store.reprocess_quarantined(None).await.unwrap();
+    let again = txhook::projection::reprocess(&store, None).await.unwrap();
     assert_eq!((again.examined, again.fixed), (1, 0));
     assert_eq!(
         app.count("select count(*) from transaction_states").await,
@@ -568,22 +581,27 @@ async fn reprocessed_old_callback_does_not_override_a_later_state_by_latest_wins
     let app = TestApp::spawn().await;
     let id = new_id();
     // An AWAITING_APPROVAL was quarantined; a later PENDING was stored.
-    sqlx::query(
-        "insert into events (source, dedup_key, body, outcome, quarantine_reason)
-         values ('callback', 'json:old2', $1, 'quarantined', 'old parser')",
+    logged_as_passed(
+        &app,
+        "json:old2",
+        &tx_body(&id, "PAYMENT", "AWAITING_APPROVAL", "1"),
     )
-    .bind(tx_body(&id, "PAYMENT", "AWAITING_APPROVAL", "1").as_bytes())
-    .execute(&app.db)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         app.deliver(&tx_body(&id, "PAYMENT", "PENDING", "1"))
             .await
             .1["status"],
         "stored"
     );
+    app.projected().await;
     let store = txhook::store::Store::from_pool(app.db.clone());
-    assert_eq!(store.reprocess_quarantined(None).await.unwrap().fixed, 1);
+    assert_eq!(
+        txhook::projection::reprocess(&store, None)
+            .await
+            .unwrap()
+            .fixed,
+        1
+    );
     let (_, t) = get_json(&app, &format!("/api/v1/transactions/{id}")).await;
     assert_eq!(
         t["status"]["state"], "PENDING",

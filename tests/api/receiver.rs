@@ -41,6 +41,7 @@ async fn retry_of_stored_event_is_duplicate_and_stored_once() {
         );
     }
     assert_eq!(app.count("select count(*) from events").await, 1);
+    app.projected().await;
     assert_eq!(
         app.count("select count(*) from transaction_states").await,
         1
@@ -99,6 +100,7 @@ async fn amounts_round_trip_digit_for_digit() {
             text.contains(&format!(r#""amount":{amount},"#)),
             "{amount} not kept in {text}"
         );
+        app.projected().await;
         let stored: String =
             sqlx::query_scalar("select amount::text from transactions where id = $1")
                 .bind(&id)
@@ -122,6 +124,7 @@ async fn unreadable_signed_body_is_quarantined_raw() {
         .await
         .unwrap();
     assert_eq!(kept, body.as_bytes());
+    app.projected().await;
     assert_eq!(app.count("select count(*) from transactions").await, 0);
 }
 

@@ -177,6 +177,44 @@ impl Db {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Waits (while some replica runs) until the projection has passed every logged event,
+    /// then checks that each callback event that reads as a transaction was applied exactly
+    /// once: one history entry per such event, no failure.
+    pub async fn projected_once(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let behind: i64 = sqlx::query_scalar(
+                "select count(*) from events e, consumer_positions p
+                  where p.name = 'projector' and (e.txid, e.sequence) > (p.txid, p.sequence)",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .expect("projection lag");
+            if behind == 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the projection is still {behind} events behind"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (events, history, failures): (i64, i64, i64) = sqlx::query_as(
+            "select (select count(*) from events
+                      where source = 'callback' and outcome = 'stored'),
+                    (select count(*) from transaction_states),
+                    (select count(*) from projection_failures)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("projection counts");
+        assert_eq!(
+            (history, failures),
+            (events, 0),
+            "each stored callback is applied exactly once"
+        );
+    }
+
     /// Which of `ids` have a stored event.
     pub async fn stored(&self, ids: &[String]) -> HashSet<String> {
         let found: Vec<String> = sqlx::query_scalar(

@@ -1,4 +1,5 @@
 //! Group commit: verified callbacks from concurrent requests share one database transaction.
+//! This is the only way a callback is logged (`single` write mode: batches of one).
 //!
 //! Requests put their callback on a bounded queue and wait for its outcome; each answer still
 //! comes only after the commit that holds its event. Several writers take from the queue:
@@ -12,7 +13,6 @@ use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::batch_sql::write_batch;
 use super::{NewCallback, Outcome, Store, StoreError};
 
 /// How group commit is sized.
@@ -42,30 +42,34 @@ struct Job {
     reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
-/// The queue in front of the writers. Cloning shares it.
+/// The queue in front of the log's writers. Cloning shares it.
 #[derive(Clone)]
-pub struct Batcher {
+pub struct LogWriter {
     queue: mpsc::Sender<Job>,
 }
 
-/// The writer tasks; [`Writers::drain`] lets them finish what was queued.
-pub struct Writers(JoinSet<()>);
+/// The writer tasks; [`WriterTasks::drain`] lets them finish what was queued.
+pub struct WriterTasks(JoinSet<()>);
 
-impl Batcher {
+impl LogWriter {
     /// Starts `options.writers` writers on `store`.
-    pub fn start(store: Store, options: BatchOptions) -> (Self, Writers) {
+    pub fn start(store: Store, options: BatchOptions) -> (Self, WriterTasks) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let mut tasks = JoinSet::new();
         for _ in 0..options.writers.max(1) {
-            tasks.spawn(writer(store.clone(), rx.clone(), options.max_batch.max(1)));
+            tasks.spawn(write_batches(
+                store.clone(),
+                rx.clone(),
+                options.max_batch.max(1),
+            ));
         }
-        (Self { queue: tx }, Writers(tasks))
+        (Self { queue: tx }, WriterTasks(tasks))
     }
 
     /// Queues `callback` and waits until its batch is committed (or failed). A full queue
     /// refuses at once: the caller answers 503 instead of the server growing its memory.
-    pub async fn submit(&self, callback: NewCallback) -> Result<Outcome, SubmitError> {
+    pub async fn write(&self, callback: NewCallback) -> Result<Outcome, SubmitError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .try_send(Job { callback, reply })
@@ -78,16 +82,16 @@ impl Batcher {
     }
 }
 
-impl Batcher {
+impl LogWriter {
     /// Callbacks waiting for a writer now.
     pub fn queued(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()
     }
 }
 
-impl Writers {
+impl WriterTasks {
     /// Waits up to `limit` for the writers to write what is queued; the queue must have
-    /// been closed by dropping every [`Batcher`].
+    /// been closed by dropping every [`LogWriter`].
     pub async fn drain(mut self, limit: Duration) {
         let all = async { while self.0.join_next().await.is_some() {} };
         if tokio::time::timeout(limit, all).await.is_err() {
@@ -96,7 +100,7 @@ impl Writers {
     }
 }
 
-async fn writer(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
+async fn write_batches(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
     let mut jobs = Vec::with_capacity(max_batch);
     loop {
         {
@@ -119,10 +123,9 @@ async fn writer(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch:
     }
 }
 
-/// Writes a batch (of one, too: one round trip either way); on an error that retrying cannot
-/// fix for some row, writes each callback on its own so that one bad row fails (or is
-/// quarantined) alone. A deadlock between batches (rows locked in different orders by other
-/// replicas) is retried.
+/// Logs a batch (of one, too: one round trip either way); on an error that retrying cannot
+/// fix for some row, logs each callback on its own so that one bad row is quarantined alone.
+/// A deadlock between batches is retried.
 async fn write_with_fallback(
     store: &Store,
     callbacks: &[&NewCallback],
@@ -130,17 +133,16 @@ async fn write_with_fallback(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match write_batch(store, callbacks).await {
+        match store.append_callbacks(callbacks).await {
             Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
             Err(e) if e.is_retryable_conflict() && attempts < 3 => {
                 tracing::debug!(error = %e, "batch conflicted; retrying");
             }
             Err(e) if e.is_permanent_for_row() => {
-                // The plain path quarantines a row PostgreSQL refuses for its data.
-                tracing::warn!(error = %e, size = callbacks.len(), "batch refused; writing its callbacks one by one");
+                tracing::warn!(error = %e, size = callbacks.len(), "batch refused; logging its callbacks one by one");
                 let mut out = Vec::with_capacity(callbacks.len());
                 for cb in callbacks {
-                    out.push(store.record_callback(cb).await);
+                    out.push(store.append_alone(cb).await);
                 }
                 return out;
             }
@@ -152,25 +154,6 @@ async fn write_with_fallback(
                     .map(|_| Err(StoreError::BatchFailed(msg.clone())))
                     .collect();
             }
-        }
-    }
-}
-
-/// How the receiver writes callbacks: the configured write mode.
-#[derive(Clone)]
-pub enum Writer {
-    /// One database transaction per callback.
-    Single(Store),
-    /// Group commit.
-    Batched(Batcher),
-}
-
-impl Writer {
-    /// Writes `callback` and returns its outcome once committed.
-    pub async fn write(&self, callback: NewCallback) -> Result<Outcome, SubmitError> {
-        match self {
-            Self::Single(store) => Ok(store.record_callback(&callback).await?),
-            Self::Batched(batcher) => batcher.submit(callback).await,
         }
     }
 }

@@ -1,0 +1,88 @@
+//! The projector's background task: a step whenever the log grows, until told to stop.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep};
+
+use super::apply::{Stepped, step};
+use crate::store::{LOG_CHANNEL, Store};
+
+/// How long an idle projector waits before looking again without being woken: a safety
+/// net (a writer's notification may be missed while the `LISTEN` connection is away, and an
+/// older open transaction can hold events back without any new commit to announce it).
+const IDLE_LOOK: Duration = Duration::from_millis(250);
+
+/// How often the lag is measured for the metrics.
+const LAG_EVERY: Duration = Duration::from_secs(1);
+
+/// Projects until `stop` turns true.
+pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
+    let listener = tokio::spawn(forward_notifications(store.clone()));
+    let mut grew = store.log_changes();
+    let mut lag_at = Instant::now();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        grew.borrow_and_update();
+        let stepped = step(&store).await;
+        if lag_at.elapsed() >= LAG_EVERY {
+            lag_at = Instant::now();
+            record_lag(&store).await;
+        }
+        match stepped {
+            Ok(Stepped::Advanced { .. }) => continue,
+            Ok(Stepped::Idle | Stepped::Busy) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "projection step failed; retrying");
+                metrics::counter!("txhook_db_errors_total").increment(1);
+                tokio::select! {
+                    () = sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = grew.changed() => {}
+            () = sleep(IDLE_LOOK) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    listener.abort();
+}
+
+/// Wakes this process's readers of the log when another replica's commit is announced.
+async fn forward_notifications(store: Store) {
+    loop {
+        match PgListener::connect_with(store.pool()).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(LOG_CHANNEL).await {
+                    tracing::debug!(error = %e, "cannot listen for log notifications");
+                } else {
+                    // `recv` reconnects by itself; an error means it could not.
+                    while listener.recv().await.is_ok() {
+                        store.log_grew();
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot listen for log notifications"),
+        }
+        sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn record_lag(store: &Store) {
+    match store.projection_lag(100_000).await {
+        Ok((events, oldest)) => {
+            metrics::gauge!("txhook_projection_lag_events").set(events as f64);
+            let seconds = oldest.map_or(0.0, |t| {
+                (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            metrics::gauge!("txhook_projection_lag_seconds").set(seconds);
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot measure the projection lag"),
+    }
+}
