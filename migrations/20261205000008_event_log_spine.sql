@@ -28,6 +28,9 @@ create table projection_failures (
     failed_at       timestamptz not null default now()
 );
 
+-- A callback's transaction type, beside its id and state, for consumers' filters.
+alter table events add column transaction_type text;
+
 drop function txhook_write_callbacks;
 drop function txhook_applies;
 drop function txhook_supersedes;

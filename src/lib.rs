@@ -12,6 +12,7 @@ pub mod http;
 pub mod mock;
 pub mod projection;
 pub mod provider;
+pub mod push;
 pub mod server;
 pub mod store;
 pub mod stream;

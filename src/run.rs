@@ -161,6 +161,7 @@ pub async fn serve(
     let (writer, writers) = LogWriter::start(store.clone(), batch);
     let (stop_tx, stop_rx) = watch::channel(false);
     let projector = tokio::spawn(projection::run(store.clone(), stop_rx.clone()));
+    let notifications = tokio::spawn(store.clone().forward_log_notifications());
     // The event log's monthly partitions are created ahead, now and every hour.
     let partitions = tokio::spawn(store.clone().maintain_partitions(Duration::from_secs(3600)));
     let stream_config = stream::ClientConfig::from_config(&config);
@@ -205,6 +206,7 @@ pub async fn serve(
     );
     server::serve(listener, app(state), shutdown, serving).await;
     partitions.abort();
+    notifications.abort();
     if let Some(task) = registration {
         task.abort();
     }

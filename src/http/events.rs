@@ -35,6 +35,9 @@ pub struct Event {
     transaction_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<String>,
+    /// The transaction's type (callbacks), e.g. `PAYMENT`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
     /// Stream event name, e.g. `transaction.done`.
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<String>,
@@ -72,6 +75,7 @@ impl Event {
             quarantine_reason: row.quarantine_reason,
             transaction_id: row.transaction_id,
             state: row.state,
+            kind: row.transaction_type,
             event: row.event_name,
             entity_id: row.entity_id,
             event_time: row.event_time,

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
 
 use super::apply::{Stepped, step};
-use crate::store::{LOG_CHANNEL, Store};
+use crate::store::Store;
 
 /// How long an idle projector waits before looking again without being woken: a safety
 /// net (a writer's notification may be missed while the `LISTEN` connection is away, and an
@@ -19,7 +18,6 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// Projects until `stop` turns true.
 pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
-    let listener = tokio::spawn(forward_notifications(store.clone()));
     let mut grew = store.log_changes();
     let mut lag_at = Instant::now();
     loop {
@@ -50,27 +48,6 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
             () = sleep(IDLE_LOOK) => {}
             _ = stop.changed() => {}
         }
-    }
-    listener.abort();
-}
-
-/// Wakes this process's readers of the log when another replica's commit is announced.
-async fn forward_notifications(store: Store) {
-    loop {
-        match PgListener::connect_with(store.pool()).await {
-            Ok(mut listener) => {
-                if let Err(e) = listener.listen(LOG_CHANNEL).await {
-                    tracing::debug!(error = %e, "cannot listen for log notifications");
-                } else {
-                    // `recv` reconnects by itself; an error means it could not.
-                    while listener.recv().await.is_ok() {
-                        store.log_grew();
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "cannot listen for log notifications"),
-        }
-        sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -39,6 +39,27 @@ pub enum Outcome {
 }
 
 impl Store {
+    /// Wakes this process's readers of the log whenever any replica's commit is announced
+    /// (`NOTIFY txhook_log`); runs until aborted.
+    pub async fn forward_log_notifications(self) {
+        loop {
+            match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(mut listener) => {
+                    if let Err(e) = listener.listen(LOG_CHANNEL).await {
+                        tracing::debug!(error = %e, "cannot listen for log notifications");
+                    } else {
+                        // `recv` reconnects by itself; an error means it could not.
+                        while listener.recv().await.is_ok() {
+                            self.log_grew();
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot listen for log notifications"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
     /// Logs `callbacks` in one database transaction and returns each one's outcome, in
     /// order. `Ok` means committed.
     pub(super) async fn append_callbacks(
@@ -60,6 +81,7 @@ impl Store {
         let mut quarantine = Vec::with_capacity(unique.len());
         let mut ids = Vec::with_capacity(unique.len());
         let mut states = Vec::with_capacity(unique.len());
+        let mut types = Vec::with_capacity(unique.len());
         for cb in unique.iter().map(|&i| callbacks[i]) {
             keys.push(cb.dedup_key.as_str());
             received.push(cb.received_at);
@@ -70,11 +92,13 @@ impl Store {
                     quarantine.push(None);
                     ids.push(Some(t.id.as_str()));
                     states.push(Some(t.status.state.as_str()));
+                    types.push(t.kind.as_ref().map(|k| k.as_str()));
                 }
                 Reading::Quarantine(reason) => {
                     quarantine.push(Some(reason.as_str()));
                     ids.push(None);
                     states.push(None);
+                    types.push(None);
                 }
             }
         }
@@ -87,8 +111,8 @@ impl Store {
             "with u as (
                  select u.*, nextval('event_sequence') as seq
                    from unnest($1::text[], $2::timestamptz[], $3::jsonb[], $4::bytea[],
-                               $5::text[], $6::text[], $7::text[])
-                        with ordinality as u(k, r, h, b, q, id, st, o)),
+                               $5::text[], $6::text[], $7::text[], $8::text[])
+                        with ordinality as u(k, r, h, b, q, id, st, ty, o)),
              key as (
                  insert into event_keys (dedup_key, sequence, received_at)
                  select u.k, u.seq, u.r from u order by u.k
@@ -96,14 +120,15 @@ impl Store {
                  returning dedup_key, sequence),
              ev as (
                  insert into events (sequence, source, dedup_key, received_at, headers, body,
-                                     outcome, quarantine_reason, transaction_id, state)
+                                     outcome, quarantine_reason, transaction_id, state,
+                                     transaction_type)
                  select key.sequence, 'callback', u.k, u.r, u.h, u.b,
                         case when u.q is null then 'stored' else 'quarantined' end, u.q, u.id,
-                        u.st
+                        u.st, u.ty
                    from u join key on key.dedup_key = u.k
                  returning dedup_key, sequence)
              select u.o, ev.sequence
-               from u join ev on ev.dedup_key = u.k, (select pg_notify($8, '')) as notified",
+               from u join ev on ev.dedup_key = u.k, (select pg_notify($9, '')) as notified",
         )
         .bind(&keys)
         .bind(&received)
@@ -112,6 +137,7 @@ impl Store {
         .bind(&quarantine)
         .bind(&ids)
         .bind(&states)
+        .bind(&types)
         .bind(LOG_CHANNEL)
         .fetch_all(&self.pool)
         .await?;

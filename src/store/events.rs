@@ -11,11 +11,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError};
+use super::{Position, Store, StoreError};
 
 /// One event of the log.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct EventRow {
+    /// The writing transaction's id (`xid8`, as text): with `sequence`, the event's position
+    /// in the tail order.
+    pub txid: String,
     pub sequence: i64,
     pub source: String,
     pub received_at: DateTime<Utc>,
@@ -24,11 +27,19 @@ pub struct EventRow {
     pub quarantine_reason: Option<String>,
     pub transaction_id: Option<String>,
     pub state: Option<String>,
+    pub transaction_type: Option<String>,
     pub event_name: Option<String>,
     pub entity_id: Option<String>,
     pub event_time: Option<DateTime<Utc>>,
     pub headers: serde_json::Value,
     pub body: Vec<u8>,
+}
+
+impl EventRow {
+    /// The event's position in the tail order.
+    pub fn position(&self) -> Result<Position, StoreError> {
+        Position::parse(&self.txid, self.sequence)
+    }
 }
 
 /// Why a tail position was refused.
@@ -44,28 +55,59 @@ pub enum TailError {
 /// always holds at least one item); the cursor walks on from where a page stops.
 pub const PAGE_MAX_BODY_BYTES: i64 = 8 * 1_048_576;
 
-const COLUMNS: &str = "sequence, source, received_at, dedup_key, outcome, quarantine_reason,
-    transaction_id, state, event_name, entity_id, event_time, headers, body";
+const COLUMNS: &str =
+    "txid::text as txid, sequence, source, received_at, dedup_key, outcome, quarantine_reason,
+    transaction_id, state, transaction_type, event_name, entity_id, event_time, headers, body";
 
 impl Store {
     /// Up to `limit` events after the event `after` (0: from the start), in log order.
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<EventRow>, TailError> {
-        let position: Option<(String,)> = if after == 0 {
-            Some(("0".to_owned(),))
-        } else {
-            sqlx::query_as("select txid::text from events where sequence = $1")
-                .bind(after)
+        let from = self
+            .position_of(after)
+            .await?
+            .ok_or(TailError::UnknownPosition(after))?;
+        Ok(self.events_after_position(from, limit).await?)
+    }
+
+    /// The tail position of the event `sequence` (0: the start of the log), if it exists.
+    pub async fn position_of(&self, sequence: i64) -> Result<Option<Position>, StoreError> {
+        if sequence == 0 {
+            return Ok(Some(Position::default()));
+        }
+        let txid: Option<String> =
+            sqlx::query_scalar("select txid::text from events where sequence = $1")
+                .bind(sequence)
                 .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::from)?
-        };
-        let (txid,) = position.ok_or(TailError::UnknownPosition(after))?;
+                .await?;
+        txid.map(|t| Position::parse(&t, sequence)).transpose()
+    }
+
+    /// The position of the log's last event (the start when it is empty): a consumer that
+    /// starts "from now" starts there.
+    pub async fn log_end(&self) -> Result<Position, StoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "select txid::text, sequence from events order by txid desc, sequence desc limit 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some((txid, sequence)) => Position::parse(&txid, sequence),
+            None => Ok(Position::default()),
+        }
+    }
+
+    /// Up to `limit` events after `from`, in log order.
+    pub async fn events_after_position(
+        &self,
+        from: Position,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
         // A page ends at `limit` events or once the bodies before an event reach
         // PAGE_MAX_BODY_BYTES, whichever comes first (it always holds one event). The running
         // sum streams in the index's order, so the rows past the page are never read.
         let rows = sqlx::query_as(&format!(
             "select {COLUMNS} from (
-                 select {COLUMNS}, txid,
+                 select events.*,
                         sum(octet_length(body)) over (order by txid, sequence
                             rows between unbounded preceding and 1 preceding) as before
                    from events
@@ -74,15 +116,14 @@ impl Store {
                   order by txid, sequence
                   limit $3) page
               where coalesce(before, 0) < $4
-              order by txid, sequence"
+              order by page.txid, page.sequence"
         ))
-        .bind(txid)
-        .bind(after)
+        .bind(from.txid.to_string())
+        .bind(from.sequence)
         .bind(i64::from(limit))
         .bind(PAGE_MAX_BODY_BYTES)
         .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
         Ok(rows)
     }
 

@@ -26,11 +26,16 @@ pub struct Position {
 }
 
 impl Position {
-    fn from_row((txid, sequence): (String, i64)) -> Result<Self, StoreError> {
+    /// A position from its columns, `txid` as text.
+    pub fn parse(txid: &str, sequence: i64) -> Result<Self, StoreError> {
         let txid = txid
             .parse()
             .map_err(|_| StoreError::BatchFailed(format!("unreadable txid {txid:?}")))?;
         Ok(Self { txid, sequence })
+    }
+
+    fn from_row((txid, sequence): (String, i64)) -> Result<Self, StoreError> {
+        Self::parse(&txid, sequence)
     }
 }
 
