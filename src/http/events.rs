@@ -15,8 +15,12 @@ use crate::store::{EventRow, TailError};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
+        .routes(routes!(super::event_stream::stream))
         .routes(routes!(one))
 }
+
+/// Longest `wait` of a long-poll, in seconds.
+pub const MAX_WAIT_SECS: u64 = 60;
 
 /// One event of the log.
 #[derive(Serialize, ToSchema)]
@@ -58,7 +62,7 @@ pub struct Event {
 }
 
 impl Event {
-    fn from_row(row: EventRow, with_headers: bool) -> Self {
+    pub(super) fn from_row(row: EventRow, with_headers: bool) -> Self {
         let (body, body_base64) = match String::from_utf8(row.body) {
             Ok(text) => (Some(text), None),
             Err(e) => (
@@ -99,7 +103,8 @@ pub struct EventPage {
 /// Events come in log order: each event is returned once and never after a later one, even
 /// though concurrent writers commit out of sequence order. Poll with `after` = the `next` of
 /// the previous answer; an event whose writer has not committed yet is held back until it
-/// has, instead of being skipped.
+/// has, instead of being skipped. With `wait`, a request that finds nothing is held until an
+/// event arrives (woken by the commit, on any replica) or `wait` runs out.
 #[utoipa::path(
     get,
     path = "/api/v1/events",
@@ -107,7 +112,8 @@ pub struct EventPage {
     security(("bearer" = [])),
     params(
         ("after" = Option<i64>, Query, description = "the sequence last seen (0 or absent: from the start)"),
-        ("limit" = Option<u32>, Query, description = "page size, 1 to 1000 (default 100)"),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to 1000 (default 100); a page also stops at 8 MiB of bodies"),
+        ("wait" = Option<u64>, Query, description = "long-poll: seconds (at most 60) to hold a request that finds nothing"),
     ),
     responses(
         (status = 200, body = EventPage),
@@ -121,20 +127,34 @@ async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EventPage>, ApiError> {
-    let q = params::query(raw.as_deref(), &["after", "limit"])?;
+    let q = params::query(raw.as_deref(), &["after", "limit", "wait"])?;
     let after = params::sequence(q.get("after"), "after")?.unwrap_or(0);
     let limit = params::limit(q.get("limit"), 100, 1000)?;
-    let rows = state
+    let wait = params::seconds(q.get("wait"), "wait", MAX_WAIT_SECS)?;
+    let from = state
         .store
-        .events_after(after, limit)
-        .await
-        .map_err(|e| match e {
-            TailError::UnknownPosition(_) => ApiError::BadParameter {
-                param: "after",
-                why: e.to_string(),
-            },
-            TailError::Store(e) => e.into(),
+        .position_of(after)
+        .await?
+        .ok_or_else(|| ApiError::BadParameter {
+            param: "after",
+            why: TailError::UnknownPosition(after).to_string(),
         })?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut grew = state.store.log_changes();
+    let rows = loop {
+        grew.borrow_and_update();
+        let rows = state.store.events_after_position(from, limit).await?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            break rows;
+        }
+        // Woken by a commit (here or, through LISTEN, on another replica); the short look
+        // again covers an event held back by an older writer still open.
+        tokio::select! {
+            _ = grew.changed() => {}
+            () = tokio::time::sleep(super::event_stream::LOOK_AGAIN) => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    };
     let next = rows.last().map_or(after, |r| r.sequence);
     Ok(Json(EventPage {
         items: rows

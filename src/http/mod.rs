@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod event_stream;
 mod events;
 mod health;
 mod metrics;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -115,10 +116,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(slots, shed_load))
         .layer(axum::middleware::from_fn(record_request))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            backstop,
-        ))
+        .layer(axum::middleware::from_fn_with_state(backstop, time_limit))
         .layer(axum::middleware::map_response(retry_after_on_503))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -136,6 +134,25 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Answers 503 for a request still unanswered after `backstop` (plus the longest long-poll
+/// wait for the event tail, which holds requests on purpose). Only the making of the answer
+/// is timed: a streamed body (SSE) goes on.
+async fn time_limit(
+    axum::extract::State(backstop): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = if req.uri().path() == "/api/v1/events" {
+        backstop + Duration::from_secs(events::MAX_WAIT_SECS)
+    } else {
+        backstop
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 /// Load shedding: beyond the configured number of requests in flight, answer 503 with

@@ -91,6 +91,37 @@ pub fn time(
         .transpose()
 }
 
+/// Whole seconds from 0 to `max` (0 when absent).
+pub fn seconds(
+    v: Option<&String>,
+    param: &'static str,
+    max: u64,
+) -> Result<std::time::Duration, ApiError> {
+    match v {
+        None => Ok(std::time::Duration::ZERO),
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= max)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| ApiError::BadParameter {
+                param,
+                why: format!("must be whole seconds from 0 to {max}"),
+            }),
+    }
+}
+
+/// A comma-separated list of values PostgreSQL can compare (each as [`storable`]).
+pub fn list(map: &HashMap<String, String>, param: &'static str) -> Result<Vec<String>, ApiError> {
+    match map.get(param) {
+        None => Ok(Vec::new()),
+        Some(v) => v
+            .split(',')
+            .map(|item| storable(item.trim(), param).map(str::to_owned))
+            .collect(),
+    }
+}
+
 /// A non-negative whole number.
 pub fn sequence(v: Option<&String>, param: &'static str) -> Result<Option<i64>, ApiError> {
     v.map(|s| {

@@ -4,6 +4,7 @@
 mod availability;
 mod batching;
 mod connections;
+mod consumers;
 mod content;
 mod dedup;
 mod helpers;
