@@ -38,6 +38,9 @@ export DATABASE_URL FAULTS_PG_NAME="$NAME"
 # Crash recovery after a kill can be slow on a loaded machine.
 export TXHOOK_PG_READY_TIMEOUT="${TXHOOK_PG_READY_TIMEOUT:-120}"
 trap 'bash scripts/pg.sh stop "$NAME" || true' EXIT
+# Each scenario drops its database at its end; one that failed half-way may not have.
+bash scripts/pg.sh sweep "$NAME" "txhook_test_%"
+bash scripts/pg.sh sweep "$NAME" "faults_%" # their names before the shared test helper
 
 mkdir -p target/faults
 export FAULTS_REPORT="$PWD/target/faults/report.txt"
