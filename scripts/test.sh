@@ -18,8 +18,9 @@
 # behind, and exports its DATABASE_URL. The cluster is left running so the next run reuses
 # it; stop it with `scripts/pg.sh stop test`. TXHOOK_TEST_PG_PORT overrides the port.
 #
-# With no arguments it runs `cargo test --all-targets --locked`, the API suite once more in
-# the `single` write mode, then the fault suite (scripts/faults.sh).
+# With no arguments it runs `cargo test --all-targets --locked`, checks that schema.sql
+# matches migrations/ (scripts/schema.sh --check), runs the API suite once more in the
+# `single` write mode, then the fault suite (scripts/faults.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -45,6 +46,9 @@ locked=(--locked)
 [[ -f Cargo.lock ]] || locked=()
 cargo test --all-targets ${locked[@]+"${locked[@]}"} "$@"
 [[ $# -eq 0 ]] || exit 0
+
+say "schema.sql against migrations/ (scripts/schema.sh --check)"
+bash scripts/schema.sh --check
 
 # The integration suite ran in the default write mode (batched); run it once more on the
 # reference path.
