@@ -44,7 +44,18 @@ export DATABASE_URL
 
 locked=(--locked)
 [[ -f Cargo.lock ]] || locked=()
-cargo test --all-targets ${locked[@]+"${locked[@]}"} "$@"
+# Every target, unless the arguments pick some (`--test api`): cargo would add them all again.
+targets=(--all-targets)
+for arg in "$@"; do
+    case "$arg" in
+    --) break ;;
+    --test | --test=* | --tests | --lib | --bin | --bin=* | --bins | --example* | --bench* | --doc | --all-targets)
+        targets=()
+        break
+        ;;
+    esac
+done
+cargo test ${targets[@]+"${targets[@]}"} ${locked[@]+"${locked[@]}"} "$@"
 [[ $# -eq 0 ]] || exit 0
 
 say "schema.sql against migrations/ (scripts/schema.sh --check)"
