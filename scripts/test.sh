@@ -6,7 +6,7 @@
 #                                              # in `single` write mode, the fault suite
 #        scripts/test.sh --test api            # one test binary (api, cli, e2e_mock,
 #                                              # bench_smoke; faults: scripts/faults.sh)
-#        scripts/test.sh --test api content    # one file of the API suite (a name filter)
+#        scripts/test.sh --test api content::  # one file of the API suite (a name filter)
 #        scripts/test.sh -- --nocapture
 #
 # The database: when DATABASE_URL is set, the tests use that server (the URL of a role that
