@@ -4,7 +4,7 @@
 #
 # Usage: scripts/bench.sh
 #
-# Starts (creating it on first use) the private cluster "bench" on 127.0.0.1:55434
+# Starts (creating it on first use) the private cluster "bench" on 127.0.0.1:15434
 # (target/pg/bench, fsync on; see scripts/pg.sh) and builds the release binary. Then, for each
 # concurrency, it runs the release server once in each write mode on a fresh database and
 # loads it with `txhook bench` (unique signed callbacks, checked afterwards through the read
@@ -20,8 +20,8 @@
 #   BENCH_WARMUP        warm-up seconds per run (default 2)
 #   BENCH_CONCURRENCY   space-separated concurrencies (default "8 64 256")
 #   BENCH_MODES         write modes (default "single batched")
-#   BENCH_PG_PORT       port of the bench cluster (default 55434)
-#   BENCH_PORT          port of the server under test (default 55481)
+#   BENCH_PG_PORT       port of the bench cluster (default 15434)
+#   BENCH_PORT          port of the server under test (default 15481)
 #   BENCH_PGBENCH_CLIENTS  pgbench connections for the raw limit (default 4)
 #   BENCH_SERVER_ENV    extra settings for the server, e.g. "TXHOOK_BATCH_WRITERS=8"
 set -euo pipefail
@@ -31,8 +31,8 @@ DURATION="${BENCH_DURATION:-10}"
 WARMUP="${BENCH_WARMUP:-2}"
 CONCURRENCY="${BENCH_CONCURRENCY:-8 64 256}"
 MODES="${BENCH_MODES:-single batched}"
-PG_PORT="${BENCH_PG_PORT:-55434}"
-PORT="${BENCH_PORT:-55481}"
+PG_PORT="${BENCH_PG_PORT:-15434}"
+PORT="${BENCH_PORT:-15481}"
 PGBENCH_CLIENTS="${BENCH_PGBENCH_CLIENTS:-4}"
 KEY="bench-shared-key-$$"
 TOKEN="bench-admin-token-$$"

@@ -3,10 +3,11 @@
 #
 # Usage: scripts/dev.sh [extra `txhook serve` arguments]
 #
-# Starts (creating it on first use) the cluster "dev" on 127.0.0.1:55432 with
-# data in target/pg/dev (see scripts/pg.sh; it keeps running after txhook
-# exits: `scripts/pg.sh stop dev`), exports DATABASE_URL, TXHOOK_SHARED_KEY and
-# TXHOOK_ADMIN_TOKEN, then runs `cargo run --release -- serve`, which applies
+# The database: DATABASE_URL when it is set (your own PostgreSQL, or the Compose
+# one); otherwise it starts (creating it on first use) the private cluster "dev" on
+# 127.0.0.1:15432 with data in target/pg/dev (see scripts/pg.sh; it keeps running
+# after txhook exits: `scripts/pg.sh stop dev`; TXHOOK_DEV_PG_PORT overrides the
+# port). It exports DATABASE_URL, TXHOOK_SHARED_KEY and TXHOOK_ADMIN_TOKEN, then runs `cargo run --release -- serve`, which applies
 # the migrations itself. Unless already set in the environment, the key and
 # token are generated once and kept in target/dev-shared-key and
 # target/dev-admin-token (mode 600); delete those files to rotate them.
@@ -34,7 +35,11 @@ dev_secret() {
     printf '%s\n' "$value"
 }
 
-DATABASE_URL="$(bash scripts/pg.sh start dev 55432)"
+db_src="environment"
+if [[ -z ${DATABASE_URL:-} ]]; then
+    DATABASE_URL="$(bash scripts/pg.sh start dev "${TXHOOK_DEV_PG_PORT:-15432}")"
+    db_src="private cluster target/pg/dev"
+fi
 export DATABASE_URL
 
 mkdir -p target
@@ -55,7 +60,7 @@ export TXHOOK_LISTEN="${TXHOOK_LISTEN:-127.0.0.1:8080}"
 
 cat >&2 <<MSG
 
-  DATABASE_URL=$DATABASE_URL
+  DATABASE_URL=$DATABASE_URL   (from $db_src)
   TXHOOK_SHARED_KEY=$TXHOOK_SHARED_KEY   (from $key_src)
   TXHOOK_ADMIN_TOKEN=$TXHOOK_ADMIN_TOKEN   (from $token_src)
 

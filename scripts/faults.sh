@@ -4,9 +4,10 @@
 #
 # Usage: scripts/faults.sh [test name filter]
 #
-# Starts the private cluster "faults" on 127.0.0.1:55435 (data in target/pg/faults, see
+# Starts the private cluster "faults" on 127.0.0.1:15435 (data in target/pg/faults, see
 # scripts/pg.sh; the scenarios kill and restart it), runs every scenario in both write modes
 # (batched, then single), prints the figures as a table and stops the cluster.
+# It always uses that private cluster, whatever DATABASE_URL says: it kills PostgreSQL.
 # TXHOOK_FAULTS_PG_PORT overrides the port; TXHOOK_FAULTS_MODES the modes ("batched single").
 # TXHOOK_FAULTS_PROFILE=test runs the debug build instead of the release one (scripts/test.sh
 # does, to reuse the build it has just made instead of compiling everything again).
@@ -18,7 +19,7 @@ command -v cargo >/dev/null 2>&1 ||
     { echo "faults.sh: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 
 NAME=faults
-PORT="${TXHOOK_FAULTS_PG_PORT:-55435}"
+PORT="${TXHOOK_FAULTS_PG_PORT:-15435}"
 MODES="${TXHOOK_FAULTS_MODES:-batched single}"
 
 PROFILE="${TXHOOK_FAULTS_PROFILE:-release}"
@@ -37,6 +38,9 @@ export DATABASE_URL FAULTS_PG_NAME="$NAME"
 # Crash recovery after a kill can be slow on a loaded machine.
 export TXHOOK_PG_READY_TIMEOUT="${TXHOOK_PG_READY_TIMEOUT:-120}"
 trap 'bash scripts/pg.sh stop "$NAME" || true' EXIT
+# Each scenario drops its database at its end; one that failed half-way may not have.
+bash scripts/pg.sh sweep "$NAME" "txhook_test_%"
+bash scripts/pg.sh sweep "$NAME" "faults_%" # their names before the shared test helper
 
 mkdir -p target/faults
 export FAULTS_REPORT="$PWD/target/faults/report.txt"

@@ -6,12 +6,20 @@
 #                                       target/pg/<name>, listening only on
 #                                       127.0.0.1:<port>; prints the DATABASE_URL
 #                                       (postgres://txhook@127.0.0.1:<port>/txhook)
-#                                       as the only line on stdout
+#                                       as the only line on stdout. Pick a port below
+#                                       32768: Linux hands out 32768-60999 to outgoing
+#                                       connections, and one of them may hold the port
+#                                       (the scripts use 15432-15436)
 #   scripts/pg.sh stop   <name>         fast shutdown; no error if not running
 #   scripts/pg.sh kill   <name>         immediate shutdown (pg_ctl stop -m immediate):
 #                                       no checkpoint, clients cut off, crash recovery
 #                                       on the next start; for fault tests
 #   scripts/pg.sh status <name>         exit 0 if running, 3 if stopped, 4 if absent
+#   scripts/pg.sh sweep  <name> <like>  drop (with force) every database of the running
+#                                       cluster whose name is LIKE <like>, e.g.
+#                                       'txhook_test_%' (what crashed tests left behind),
+#                                       except those named <word>_<word>_<pid>_… whose
+#                                       process is still running
 #
 # Layout of target/pg/<name>/: data/ (PGDATA), sock/ (unix socket),
 # postgres.log. Superuser and database are both "txhook"; authentication is
@@ -55,6 +63,7 @@ usage: scripts/pg.sh start  <name> <port>   # prints DATABASE_URL on stdout
        scripts/pg.sh stop   <name>
        scripts/pg.sh kill   <name>
        scripts/pg.sh status <name>
+       scripts/pg.sh sweep  <name> <like pattern>
 EOF
     exit 2
 }
@@ -390,6 +399,15 @@ log_tail() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# A port the kernel also hands out to outgoing connections can be taken at any moment.
+warn_ephemeral() {
+    local lo hi
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+    if ((PORT >= lo && PORT <= hi)); then
+        log "warning: port $PORT is in the ephemeral range $lo-$hi (outgoing connections may take it); prefer a port below $lo"
+    fi
+}
+
 sql_quote() { printf '%s' "${1//\'/\'\'}"; }
 
 write_conf() { # <datadir>
@@ -493,6 +511,7 @@ cmd_start() {
     if port_busy "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process; pick another port or stop it"
     fi
+    warn_ephemeral
     if [[ -f $LOGFILE && $(stat -c %s "$LOGFILE") -gt 52428800 ]]; then
         mv -f "$LOGFILE" "$LOGFILE.old"
     fi
@@ -532,6 +551,35 @@ cmd_stop() {
         log "stopping cluster $NAME"
     fi
     as_pg "$PG_CTL" stop -D "$DATA" -m "$mode" -w -t 60 >&2
+}
+
+cmd_sweep() { # <like pattern>
+    local like="$1" names db
+    if ! is_running; then
+        log "cluster $NAME is not running (nothing to sweep)"
+        return 0
+    fi
+    find_pg_bin noinstall || die "no PostgreSQL binaries found"
+    match_cluster_version
+    resolve_tools
+    PORT="$(running_port)"
+    # A socket path too long for the kernel lives in /tmp, with sock/ a symlink to it.
+    if [[ -L $SOCK ]]; then SOCK="$(readlink "$SOCK")"; fi
+    names="$("$PSQL" -X -q -At -h "$SOCK" -p "$PORT" -U "$DB_USER" -d postgres \
+        -c "select datname from pg_database where datname like '$(sql_quote "$like")'")" ||
+        die "could not list the databases of cluster $NAME"
+    [[ -n $names ]] || return 0
+    while IFS= read -r db; do
+        # txhook_test_<pid>_…: the tests name their databases after their process; a
+        # process still running is using it.
+        if [[ $db =~ ^[a-z]+_[a-z]+_([0-9]+)_ ]] && [[ -d /proc/${BASH_REMATCH[1]} ]]; then
+            continue
+        fi
+        log "dropping database $db (left behind by an earlier run)"
+        "$PSQL" -X -q -h "$SOCK" -p "$PORT" -U "$DB_USER" -d postgres -v ON_ERROR_STOP=1 \
+            -c "drop database if exists \"${db//\"/\"\"}\" with (force)" >&2 ||
+            die "could not drop database $db"
+    done <<<"$names"
 }
 
 cmd_status() {
@@ -578,6 +626,10 @@ main() {
     status)
         [[ $# -eq 2 ]] || usage
         cmd_status
+        ;;
+    sweep)
+        [[ $# -eq 3 ]] || usage
+        cmd_sweep "$3"
         ;;
     *) usage ;;
     esac

@@ -6,7 +6,7 @@
 #   - as the image's numeric non-root user 10001:10001 (through setpriv when run as root;
 #     as the current user otherwise);
 #   - with only the environment of .env.example, the image's ENV (TXHOOK_LISTEN) and PATH,
-#     and DATABASE_URL pointing at a private cluster (scripts/pg.sh start image 55436).
+#     and DATABASE_URL pointing at a private cluster (scripts/pg.sh start image 15436).
 #
 # Then it checks what the image promises: `txhook healthcheck` (the image's HEALTHCHECK)
 # exits 0 once ready, the process runs as 10001, a signed callback from `txhook send` is
@@ -16,7 +16,7 @@
 #
 # Usage: scripts/run-like-image.sh
 # Environment: RUN_LIKE_IMAGE_PORT (default 8080, the image's port) when 8080 is taken;
-#              TXHOOK_IMAGE_PG_PORT (default 55436).
+#              TXHOOK_IMAGE_PG_PORT (default 15436).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -73,8 +73,8 @@ if command -v readelf >/dev/null 2>&1; then
 fi
 
 # --- the environment: .env.example, the image's ENV, the database ----------------------
-say "scripts/pg.sh start image ${TXHOOK_IMAGE_PG_PORT:-55436}"
-BASE_URL="$(bash scripts/pg.sh start image "${TXHOOK_IMAGE_PG_PORT:-55436}")"
+say "scripts/pg.sh start image ${TXHOOK_IMAGE_PG_PORT:-15436}"
+BASE_URL="$(bash scripts/pg.sh start image "${TXHOOK_IMAGE_PG_PORT:-15436}")"
 # A fresh database each run: the image's first start on an empty database.
 DB=txhook_image
 PSQL="$(command -v psql || printf "%s\n" /usr/lib/postgresql/*/bin/psql | sort -V | tail -n1)"

@@ -1,37 +1,75 @@
 #!/usr/bin/env bash
-# The test command: runs the whole test suite against a private PostgreSQL.
+# The test command: runs the whole test suite against PostgreSQL.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
-#        e.g. scripts/test.sh -- --nocapture
-#             scripts/test.sh --test ingest
+#        scripts/test.sh                       # everything: all targets, the API suite again
+#                                              # in `single` write mode, the fault suite
+#        scripts/test.sh --test api            # one test binary (api, cli, e2e_mock,
+#                                              # bench_smoke; faults: scripts/faults.sh)
+#        scripts/test.sh --test api content::  # one file of the API suite (a name filter)
+#        scripts/test.sh -- --nocapture
 #
-# Starts (creating it on first use) the cluster "test" on 127.0.0.1:55433 with
-# data in target/pg/test (see scripts/pg.sh), exports DATABASE_URL and runs
-# `cargo test --all-targets --locked`, then the integration suite once more in the
-# `single` write mode. The cluster is left running so the next
-# run reuses it; stop it with `scripts/pg.sh stop test`.
-# TXHOOK_TEST_PG_PORT overrides the port.
+# The database: when DATABASE_URL is set, the tests use that server (the URL of a role that
+# may create databases; each test creates its own and drops it at the end) and no private
+# cluster is started; the fault suite, which kills PostgreSQL, is then left out (run
+# scripts/faults.sh for it: it starts a private cluster of its own). Otherwise it starts
+# (creating it on first use) the private cluster "test" on 127.0.0.1:15433 with data in
+# target/pg/test (see scripts/pg.sh), drops the databases earlier runs' crashed tests left
+# behind, and exports its DATABASE_URL. The cluster is left running so the next run reuses
+# it; stop it with `scripts/pg.sh stop test`. TXHOOK_TEST_PG_PORT overrides the port.
+#
+# With no arguments it runs `cargo test --all-targets --locked`, checks that schema.sql
+# matches migrations/ (scripts/schema.sh --check), runs the API suite once more in the
+# `single` write mode, then the fault suite (scripts/faults.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-command -v cargo >/dev/null 2>&1 ||
-    { echo "test.sh: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+say() { printf 'test.sh: %s\n' "$*" >&2; }
 
-DATABASE_URL="$(bash scripts/pg.sh start test "${TXHOOK_TEST_PG_PORT:-55433}")"
+command -v cargo >/dev/null 2>&1 ||
+    { say "cargo not found; install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+private=0
+if [[ -n ${DATABASE_URL:-} ]]; then
+    say "using DATABASE_URL from the environment (no private cluster)"
+else
+    DATABASE_URL="$(bash scripts/pg.sh start test "${TXHOOK_TEST_PG_PORT:-15433}")"
+    private=1
+    say "DATABASE_URL=$DATABASE_URL"
+    # Tests drop their databases when they end; one that crashed (or was killed) may have
+    # left its database behind. Nobody else uses this cluster.
+    bash scripts/pg.sh sweep test "txhook_test_%"
+fi
 export DATABASE_URL
-echo "test.sh: DATABASE_URL=$DATABASE_URL" >&2
 
 locked=(--locked)
 [[ -f Cargo.lock ]] || locked=()
-cargo test --all-targets ${locked[@]+"${locked[@]}"} "$@"
+# Every target, unless the arguments pick some (`--test api`): cargo would add them all again.
+targets=(--all-targets)
+for arg in "$@"; do
+    case "$arg" in
+    --) break ;;
+    --test | --test=* | --tests | --lib | --bin | --bin=* | --bins | --example* | --bench* | --doc | --all-targets)
+        targets=()
+        break
+        ;;
+    esac
+done
+cargo test ${targets[@]+"${targets[@]}"} ${locked[@]+"${locked[@]}"} "$@"
+[[ $# -eq 0 ]] || exit 0
+
+say "schema.sql against migrations/ (scripts/schema.sh --check)"
+bash scripts/schema.sh --check
+
 # The integration suite ran in the default write mode (batched); run it once more on the
 # reference path.
-if [[ $# -eq 0 ]]; then
-    echo "test.sh: integration suite again with TXHOOK_WRITE_MODE=single" >&2
-    TEST_WRITE_MODE=single cargo test ${locked[@]+"${locked[@]}"} --test api
-fi
+say "integration suite again with TXHOOK_WRITE_MODE=single"
+TEST_WRITE_MODE=single cargo test ${locked[@]+"${locked[@]}"} --test api
 # The fault suite on its own cluster (scripts/faults.sh), reusing the debug build made above.
-if [[ $# -eq 0 ]]; then
-    echo "test.sh: fault suite (scripts/faults.sh, test profile)" >&2
+if ((private)); then
+    say "fault suite (scripts/faults.sh, test profile)"
     TXHOOK_FAULTS_PROFILE="test" bash scripts/faults.sh
+else
+    say "fault suite left out: it kills PostgreSQL, so it needs a private cluster of its own;"
+    say "run scripts/faults.sh for it"
 fi

@@ -4,11 +4,12 @@
 //!
 //! Needs DATABASE_URL (scripts/test.sh provides it). `TEST_LOG=1` shows the server's logs.
 
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_txhook");
@@ -37,20 +38,6 @@ fn txhook(args: &[&str]) -> Command {
         .arg(config)
         .args(args);
     cmd
-}
-
-async fn fresh_database() -> String {
-    let admin = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server: run scripts/test.sh");
-    let name = format!("txhook_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!(r#"create database "{name}""#))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    url.to_string()
 }
 
 fn free_port() -> u16 {
@@ -121,7 +108,7 @@ async fn bench(port: u16, extra: &[&str]) -> (bool, Value) {
 async fn bench_acks_are_all_found_in_the_event_log_in_both_write_modes() {
     for mode in ["batched", "single"] {
         // Arrange
-        let db = fresh_database().await;
+        let db = common::fresh_database().await;
         let port = free_port();
         let _server = start_server(&db, port, mode).await;
 

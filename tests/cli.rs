@@ -5,13 +5,14 @@
 //! `scripts/test.sh`. Each process gets an empty `--config` file and a cleared environment, so
 //! that neither the repository's `config.toml` nor the developer's variables leak in.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -562,22 +563,10 @@ fn free_addr() -> SocketAddr {
         .expect("a free port")
 }
 
-/// Creates an empty database and returns its URL, with a password added (PostgreSQL's trust
-/// authentication ignores it; the logs must not show it).
+/// Creates an empty database (dropped when the test ends) and returns its URL, with a password
+/// added (PostgreSQL's trust authentication ignores it; the logs must not show it).
 async fn fresh_database_with_password() -> String {
-    let admin = std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL must point at a PostgreSQL server: run the tests with scripts/test.sh",
-    );
-    let name = format!("txhook_cli_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to admin database");
-    sqlx::query(&format!(r#"create database "{name}""#))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
-    url.set_path(&name);
+    let mut url = url::Url::parse(&common::fresh_database().await).expect("a URL");
     url.set_password(Some(DB_PASSWORD)).unwrap();
     url.to_string()
 }

@@ -6,13 +6,15 @@
 //!
 //! Needs DATABASE_URL (scripts/test.sh provides it). `TEST_LOG=1` shows both processes' logs.
 
+mod common;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::fresh_database;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use tokio::time::Instant;
 
 const SHARED_KEY: &str = "e2e-shared-key-2b91";
@@ -55,20 +57,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-async fn fresh_database() -> String {
-    let admin = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server: run scripts/test.sh");
-    let name = format!("txhook_e2e_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!(r#"create database "{name}""#))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    url.to_string()
 }
 
 fn start_receiver(port: u16, mock_port: u16, db: &str) -> Proc {

@@ -5,19 +5,23 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Barrier, oneshot};
 use tokio::task::JoinSet;
 
 use txhook::verify::{sign_hmac_hex, sign_standard};
+
+/// `fresh_database()`: a new, empty database, dropped when the test ends; returns its URL.
+/// (`tests/common/mod.rs`, shared by every test binary.)
+#[allow(unused_imports)] // admin_url: for the tests that need the server itself
+pub use crate::common::{admin_url, fresh_database};
 
 pub const SHARED_KEY: &str = "test-shared-key-7f3a9c";
 pub const ADMIN_TOKEN: &str = "test-admin-token-51e0";
@@ -33,35 +37,6 @@ pub struct TestApp {
     pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-/// The administrative database URL the test script exports.
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL must point at a PostgreSQL server: run the tests with scripts/test.sh",
-    )
-}
-
-/// A new, empty database; returns its URL.
-pub async fn fresh_database() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let admin = admin_url();
-    let name = format!(
-        "txhook_test_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        uuid::Uuid::new_v4().simple()
-    );
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to admin database");
-    sqlx::query(&format!(r#"create database "{name}""#))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let mut url = url::Url::parse(&admin).expect("DATABASE_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
 }
 
 /// Settings the test changes; everything else comes from the real defaults.

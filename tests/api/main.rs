@@ -1,6 +1,9 @@
 //! Integration tests: the real app on loopback against a real PostgreSQL.
 //! Run them with `scripts/test.sh`, which provides the database.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod availability;
 mod batching;
 mod connections;

@@ -403,6 +403,7 @@ async fn openapi_documents_every_route_and_the_bearer_scheme() {
         ("/api/v1/transactions/{id}", "get"),
         ("/api/v1/events", "get"),
         ("/api/v1/events/{sequence}", "get"),
+        ("/api/v1/events/stream", "get"),
         ("/api/v1/subscription", "get"),
         ("/api/v1/projection", "get"),
         ("/healthz", "get"),

@@ -8,6 +8,8 @@
 //! --test-threads=1`. Each scenario prints one `FAULTS|…` line of figures and appends it to
 //! `$FAULTS_REPORT` when set. `FAULTS_WRITE_MODE` picks the write mode (default `batched`).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod load;
 mod support;
 
@@ -26,7 +28,7 @@ use txhook::transaction::TxState;
 #[ignore = "run by scripts/faults.sh: needs its own PostgreSQL cluster"]
 async fn postgres_killed_mid_load_never_acks_while_down_and_recovers() {
     let cluster = Cluster::from_env().await;
-    let db = cluster.fresh_database("pgkill").await;
+    let db = cluster.fresh_database().await;
     let txhook = Txhook::start(&db, "pgkill", &[]).await;
     let load = Load::start(vec![txhook.url()], 16);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -81,7 +83,7 @@ async fn postgres_killed_mid_load_never_acks_while_down_and_recovers() {
 #[ignore = "run by scripts/faults.sh: needs its own PostgreSQL cluster"]
 async fn txhook_sigkilled_mid_load_loses_no_acked_event() {
     let cluster = Cluster::from_env().await;
-    let db = cluster.fresh_database("sigkill").await;
+    let db = cluster.fresh_database().await;
     let txhook = Txhook::start(&db, "sigkill", &[]).await;
     let addr = txhook.addr;
     let load = Load::start(vec![txhook.url()], 16);
@@ -121,7 +123,7 @@ async fn txhook_sigkilled_mid_load_loses_no_acked_event() {
 #[ignore = "run by scripts/faults.sh: needs its own PostgreSQL cluster"]
 async fn txhook_sigterm_mid_load_drains_and_exits_in_time() {
     let cluster = Cluster::from_env().await;
-    let db = cluster.fresh_database("sigterm").await;
+    let db = cluster.fresh_database().await;
     let txhook = Txhook::start(&db, "sigterm", &[]).await;
     let load = Load::start(vec![txhook.url()], 16);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -162,7 +164,7 @@ async fn two_replicas_store_each_event_once_with_correct_states() {
     const TRANSACTIONS: usize = 300;
     const STATES: [&str; 3] = ["PENDING", "PROCESSING", "SUCCESS"];
     let cluster = Cluster::from_env().await;
-    let db = cluster.fresh_database("replicas").await;
+    let db = cluster.fresh_database().await;
     // Debug logs of the batcher show the deadlocks it had to retry.
     let env = [("RUST_LOG", "info,txhook::store::log_writer=debug")];
     let (a, b) = tokio::join!(
@@ -274,7 +276,7 @@ async fn two_replicas_store_each_event_once_with_correct_states() {
 #[ignore = "run by scripts/faults.sh: needs its own PostgreSQL cluster"]
 async fn read_only_database_answers_503_with_a_clear_log() {
     let cluster = Cluster::from_env().await;
-    let db = cluster.fresh_database("readonly").await;
+    let db = cluster.fresh_database().await;
     let txhook = Txhook::start(&db, "readonly", &[]).await;
     let load = Load::start(vec![txhook.url()], 8);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -333,7 +335,7 @@ async fn read_only_database_answers_503_with_a_clear_log() {
 #[ignore = "run by scripts/faults.sh: needs its own PostgreSQL cluster"]
 async fn a_replica_sigkilled_mid_load_leaves_the_other_projecting() {
     let cluster = Cluster::from_env().await;
-    let db = cluster.fresh_database("replica-kill").await;
+    let db = cluster.fresh_database().await;
     let (a, b) = tokio::join!(
         Txhook::start(&db, "replica-kill-a", &[]),
         Txhook::start(&db, "replica-kill-b", &[])

@@ -123,36 +123,18 @@ impl Cluster {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
-    /// A new, empty database for one scenario.
-    pub async fn fresh_database(&self, label: &str) -> Db {
-        let name = format!("faults_{label}_{}", uuid::Uuid::new_v4().simple());
+    /// A new, empty database for one scenario, dropped when the scenario ends (the shared
+    /// test helper), so that a small cluster recovers from a crash quickly.
+    pub async fn fresh_database(&self) -> Db {
+        let url = crate::common::fresh_database().await;
+        // A crash replays the WAL since the last checkpoint: only this scenario's.
         let mut conn = PgConnection::connect(&self.admin_url)
             .await
             .expect("connect to the cluster");
-        // Earlier scenarios' databases go: a small cluster recovers from a crash quickly.
-        let old: Vec<String> =
-            sqlx::query_scalar("select datname from pg_database where datname like 'faults\\_%'")
-                .fetch_all(&mut conn)
-                .await
-                .expect("list earlier databases");
-        for db in old {
-            sqlx::query(&format!(r#"drop database if exists "{db}" with (force)"#))
-                .execute(&mut conn)
-                .await
-                .expect("drop an earlier scenario's database");
-        }
-        sqlx::query(&format!(r#"create database "{name}""#))
-            .execute(&mut conn)
-            .await
-            .expect("create the scenario's database");
-        // A crash replays the WAL since the last checkpoint: only this scenario's.
         sqlx::raw_sql("checkpoint")
             .execute(&mut conn)
             .await
             .expect("checkpoint");
-        let mut url = url::Url::parse(&self.admin_url).expect("DATABASE_URL is a URL");
-        url.set_path(&name);
-        let url = url.to_string();
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .connect_lazy(&url)
