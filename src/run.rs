@@ -12,7 +12,7 @@ use crate::config::{self, Config, WriteMode};
 use crate::http::{AppState, app};
 use crate::provider::{ProviderError, Registrar, StatusHandle};
 use crate::store::{BatchOptions, LogWriter, Store, StoreError};
-use crate::{devtools, mock, projection, server, stream, telemetry};
+use crate::{devtools, mock, projection, push, server, stream, telemetry};
 
 /// Runs the command `cli` names. A configuration problem comes back as a
 /// [`config::ConfigError`].
@@ -162,6 +162,13 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let projector = tokio::spawn(projection::run(store.clone(), stop_rx.clone()));
     let notifications = tokio::spawn(store.clone().forward_log_notifications());
+    // Deliveries to destinations, on connections of their own: a slow or dead endpoint
+    // never takes a connection the callbacks need.
+    let delivering = tokio::spawn(push::deliver(
+        store.with_own_pool(&config, 4)?,
+        config.delivery,
+        stop_rx.clone(),
+    ));
     // The event log's monthly partitions are created ahead, now and every hour.
     let partitions = tokio::spawn(store.clone().maintain_partitions(Duration::from_secs(3600)));
     let stream_config = stream::ClientConfig::from_config(&config);
@@ -229,6 +236,7 @@ pub async fn serve(
     {
         tracing::warn!("projector did not stop in time");
     }
+    let _ = delivering.await;
     Ok(())
 }
 

@@ -106,6 +106,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Time allowed for the database work of one callback before answering 503.
     pub store_timeout: Duration,
+    /// Deliveries to destinations: how long to keep trying, how soon to retry.
+    pub delivery: crate::push::DeliveryOptions,
     /// Longest a read of derived state (transactions, history) waits for the projection to
     /// reach every callback acknowledged before it; then 503 `projection_stalled`.
     pub projection_wait: Duration,

@@ -34,6 +34,8 @@ pub(super) struct Raw {
     pub(super) max_body_bytes: Option<u64>,
     pub(super) max_unverified_bytes: Option<u64>,
     pub(super) projection_wait_secs: Option<u64>,
+    pub(super) delivery_max_age: Option<String>,
+    pub(super) delivery_backoff_initial_ms: Option<u64>,
     pub(super) write_mode: Option<String>,
     pub(super) log_format: Option<String>,
     pub(super) request_timeout_secs: Option<u64>,
@@ -135,6 +137,12 @@ impl Raw {
         over!(max_body_bytes, "TXHOOK_MAX_BODY_BYTES", number);
         over!(max_unverified_bytes, "TXHOOK_MAX_UNVERIFIED_BYTES", number);
         over!(projection_wait_secs, "TXHOOK_PROJECTION_WAIT_SECS", number);
+        over!(delivery_max_age, "TXHOOK_DELIVERY_MAX_AGE", text);
+        over!(
+            delivery_backoff_initial_ms,
+            "TXHOOK_DELIVERY_BACKOFF_INITIAL_MS",
+            number
+        );
         over!(write_mode, "TXHOOK_WRITE_MODE", text);
         over!(log_format, "TXHOOK_LOG_FORMAT", text);
         over!(request_timeout_secs, "TXHOOK_REQUEST_TIMEOUT_SECS", number);

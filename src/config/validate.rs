@@ -9,6 +9,7 @@ use super::raw::Raw;
 use super::secrets::check_secret;
 use super::upstream::{redacted_text, require_encrypted};
 use super::{Config, ConfigError, LogFormat, WriteMode};
+use crate::push::DeliveryOptions;
 use crate::store::BatchOptions;
 use crate::verify::{Keys, Scheme, StaticHeader};
 
@@ -216,6 +217,17 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         log_format,
         request_timeout: secs("TXHOOK_REQUEST_TIMEOUT_SECS", raw.request_timeout_secs, 10)?,
         store_timeout: secs("TXHOOK_STORE_TIMEOUT_SECS", raw.store_timeout_secs, 5)?,
+        delivery: DeliveryOptions {
+            max_age: duration(
+                "TXHOOK_DELIVERY_MAX_AGE",
+                raw.delivery_max_age.as_deref(),
+                Duration::from_secs(72 * 3600),
+            )?,
+            backoff_initial: Duration::from_millis(
+                raw.delivery_backoff_initial_ms.unwrap_or(1000).max(10),
+            ),
+            per_destination: 8,
+        },
         projection_wait: secs("TXHOOK_PROJECTION_WAIT_SECS", raw.projection_wait_secs, 5)?,
         shutdown_timeout: secs(
             "TXHOOK_SHUTDOWN_TIMEOUT_SECS",
@@ -465,6 +477,65 @@ mod tests {
         assert!(
             e.contains("TXHOOK_STREAM_URL") && !e.contains("hunter2"),
             "{e}"
+        );
+    }
+}
+
+/// A duration written `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d` (plain seconds too).
+fn duration(
+    var: &'static str,
+    v: Option<&str>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(text) = v.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(default);
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| ConfigError::Invalid {
+        var,
+        why: format!("{text:?} is not a duration like 72h, 30m, 45s or 500ms"),
+    })?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => {
+            return Err(ConfigError::Invalid {
+                var,
+                why: format!("{text:?} is not a duration like 72h, 30m, 45s or 500ms"),
+            });
+        }
+    };
+    if d.is_zero() {
+        return Err(ConfigError::Invalid {
+            var,
+            why: "must be longer than zero".into(),
+        });
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_their_unit() {
+        let d = |s| duration("X", Some(s), Duration::ZERO);
+        assert_eq!(d("72h").unwrap(), Duration::from_secs(259_200));
+        assert_eq!(d("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(d("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(d("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(d("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(d("3 weeks").is_err() && d("h").is_err() && d("0s").is_err());
+        assert_eq!(
+            duration("X", None, Duration::from_secs(7)).unwrap(),
+            Duration::from_secs(7)
         );
     }
 }

@@ -16,8 +16,8 @@ use futures_util::Stream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::events::Event;
 use super::{Admin, ApiError, AppState, ErrorBody, params};
+use crate::push::Event;
 use crate::push::Filter;
 use crate::store::{EventRow, Position, Store, TailError};
 

@@ -1,6 +1,7 @@
 //! The HTTP edge: the router, its shared state, and the layers every request passes.
 
 mod auth;
+mod destinations;
 mod error;
 mod event_stream;
 mod events;

@@ -5,7 +5,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{AppState, events, health, metrics, projection, subscription, transactions, webhook};
+use super::{
+    AppState, destinations, events, health, metrics, projection, subscription, transactions,
+    webhook,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +20,7 @@ use super::{AppState, events, health, metrics, projection, subscription, transac
     tags(
         (name = "callbacks", description = "the provider's callbackUrl"),
         (name = "read", description = "reading back what txhook holds (bearer TXHOOK_ADMIN_TOKEN)"),
+        (name = "destinations", description = "HTTP endpoints txhook pushes events to, signed the Standard Webhooks way (bearer TXHOOK_ADMIN_TOKEN)"),
         (name = "operations", description = "health, readiness, metrics, this document"),
     )
 )]
@@ -44,6 +48,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(subscription::router())
         .merge(projection::router())
+        .merge(destinations::router())
         .routes(utoipa_axum::routes!(openapi_json))
 }
 

@@ -10,7 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Admin, ApiError, AppState, ErrorBody, params};
-use crate::store::{TransactionFilter, TransactionView};
+use crate::push::transaction_json;
+use crate::store::TransactionFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,7 +75,7 @@ async fn list(
     state.consistency.caught_up().await?;
     let page = state.store.list_transactions(&filter, after, limit).await?;
     Ok(Json(TransactionPage {
-        items: page.items.into_iter().map(shaped).collect(),
+        items: page.items.into_iter().map(transaction_json).collect(),
         next_cursor: page.next_after.map(params::encode_cursor),
     }))
 }
@@ -103,20 +104,9 @@ async fn one(
     let store = &state.store;
     let view = store.transaction(id).await?.ok_or(ApiError::NotFound)?;
     let history = store.history(id).await?;
-    let mut body = shaped(view);
+    let mut body = transaction_json(view);
     if let Value::Object(map) = &mut body {
         map.insert("history".into(), json!(history));
     }
     Ok(Json(body))
-}
-
-/// The stored body (the provider's JSON; `arbitrary_precision` keeps its numbers' digits
-/// through this parse and back out) with `receivedAt` and `updatedAt` added.
-fn shaped(view: TransactionView) -> Value {
-    let mut body: Value = serde_json::from_slice(&view.body).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut body {
-        map.insert("receivedAt".into(), json!(view.received_at));
-        map.insert("updatedAt".into(), json!(view.updated_at));
-    }
-    body
 }

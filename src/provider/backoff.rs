@@ -30,6 +30,14 @@ impl Backoff {
     }
 
     /// The next wait, then counts one more failure.
+    /// The wait after `failures` failures in a row (1: the first), for callers that keep
+    /// the count elsewhere (a delivery's attempts are in the database).
+    pub fn wait_after(initial: Duration, max: Duration, failures: u32) -> Duration {
+        let mut b = Self::new(initial, max);
+        b.failures = failures.saturating_sub(1);
+        b.next_wait()
+    }
+
     pub fn next_wait(&mut self) -> Duration {
         let ceiling = self.ceiling();
         self.failures = self.failures.saturating_add(1);

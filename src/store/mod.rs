@@ -1,6 +1,7 @@
 //! PostgreSQL: the pool, migrations, and the SQL of each feature. Knows the model, never axum.
 
 mod append;
+mod destinations;
 mod error;
 mod events;
 mod listing;
@@ -20,6 +21,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::watch;
 
 pub use append::{LOG_CHANNEL, NewCallback, Outcome};
+pub use destinations::{
+    AttemptRow, Claimed, DeadLetterRow, DeliveryStatus, DestinationRow, FanOut,
+};
 pub use error::StoreError;
 pub use events::{EventRow, PAGE_MAX_BODY_BYTES, TailError};
 pub use listing::{Page, TransactionFilter};
@@ -63,6 +67,18 @@ impl Store {
             .test_before_acquire(true)
             .connect_lazy_with(options);
         Ok(Self::from_pool(pool))
+    }
+
+    /// A store on a pool of its own of `connections` (a worker that must never take the
+    /// writers' connections), sharing this one's wake-ups.
+    pub fn with_own_pool(&self, config: &Config, connections: u32) -> Result<Self, StoreError> {
+        let mut own = config.clone();
+        own.db_max_connections = connections;
+        let store = Self::connect_lazy(&own)?;
+        Ok(Self {
+            pool: store.pool,
+            grew: self.grew.clone(),
+        })
     }
 
     /// Wraps an existing pool (tests).
