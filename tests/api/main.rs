@@ -10,6 +10,7 @@ mod connections;
 mod consumers;
 mod content;
 mod dedup;
+mod destinations;
 mod helpers;
 mod hostile;
 mod partitions;
