@@ -5,7 +5,7 @@
 #        scripts/test.sh                       # everything: all targets, the API suite again
 #                                              # in `single` write mode, the fault suite
 #        scripts/test.sh --test api            # one test binary (api, cli, e2e_mock,
-#                                              # bench_smoke; faults: scripts/faults.sh)
+#                                              # bench_smoke, listen; faults: scripts/faults.sh)
 #        scripts/test.sh --test api content::  # one file of the API suite (a name filter)
 #        scripts/test.sh -- --nocapture
 #

@@ -40,6 +40,11 @@ pub enum Command {
     /// A local stand-in for the provider: accepts subscriptions and delivers signed
     /// transaction lifecycles to subscribers, retrying with exponential backoff.
     MockProvider(MockArgs),
+    /// Follow a txhook's live event stream, print a line per event and, with --forward-to,
+    /// POST each event's JSON item to a URL (like `stripe listen`). Reconnects when the
+    /// stream drops, resuming after the last event printed. Needs TXHOOK_ADMIN_TOKEN (the
+    /// server's admin token) and nothing else.
+    Listen(ListenArgs),
     /// Re-derive every transaction's current state and history from the event log (after a
     /// change of the state rules, or to check them); the result equals what was derived as
     /// the callbacks arrived. Runs in one database transaction: readers see the old state
@@ -131,6 +136,36 @@ pub struct BenchArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `txhook listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// The txhook to follow: its origin (the stream is read at /api/v1/events/stream) or the
+    /// stream's URL. Default: http://127.0.0.1 at the port of TXHOOK_LISTEN, 8080 when unset.
+    #[arg(long)]
+    pub url: Option<url::Url>,
+    /// POST each event's JSON item (content-type application/json) to this URL and print the
+    /// answer's status; a failure is printed and not retried, and listening goes on.
+    #[arg(long, value_name = "URL")]
+    pub forward_to: Option<url::Url>,
+    /// Start after this sequence (0: the whole log). Default: from now; a reconnection
+    /// before the first event starts from now again.
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<u64>,
+    /// Only events from this source: callback or orangepill.
+    #[arg(long, value_parser = ["callback", "orangepill"])]
+    pub source: Option<String>,
+    /// Only callbacks of these transaction types, comma-separated (e.g. PAYMENT,DEPOSIT).
+    #[arg(long = "type", value_name = "TYPES")]
+    pub types: Option<String>,
+    /// Only callbacks in these states, comma-separated (e.g. SUCCESS,FAILED).
+    #[arg(long = "state", value_name = "STATES")]
+    pub states: Option<String>,
+    /// Only Orangepill events with these names, comma-separated; `*` as a suffix wildcard
+    /// (e.g. transaction.*).
+    #[arg(long = "event", value_name = "EVENTS")]
+    pub events: Option<String>,
 }
 
 /// How the mock provider signs its callbacks.

@@ -1,5 +1,6 @@
 //! What each command does. Each loads the configuration it needs: `serve`, `migrate` and
-//! `subscribe` the full one, `send` and `bench` only the signing settings, `mock-provider` none.
+//! `subscribe` the full one, `send` and `bench` only the signing settings, `mock-provider` and
+//! `listen` none (`listen` reads only `TXHOOK_ADMIN_TOKEN` and `TXHOOK_LISTEN`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +32,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
         Command::Bench(args) => devtools::bench(&config::load_client(path)?, &args).await,
         Command::MockProvider(args) => mock::run(args, server::shutdown_signal()).await,
+        Command::Listen(args) => {
+            let local = local_origin(std::env::var("TXHOOK_LISTEN").ok());
+            let local = url::Url::parse(&local).expect("a valid URL");
+            let token = std::env::var("TXHOOK_ADMIN_TOKEN").ok().map(Into::into);
+            devtools::listen(&args, local, token, server::shutdown_signal()).await
+        }
         Command::Rebuild => {
             let store = Store::connect_lazy(&config::load(path)?)?;
             store.migrate().await?;
@@ -62,10 +69,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `/readyz` on loopback at the port of `listen` (a `TXHOOK_LISTEN` value), 8080 by default.
 fn local_readyz(listen: Option<String>) -> String {
+    format!("{}/readyz", local_origin(listen))
+}
+
+/// The local server's origin: loopback at the port of `listen`, 8080 by default.
+fn local_origin(listen: Option<String>) -> String {
     let port = listen
         .and_then(|l| l.trim().parse::<std::net::SocketAddr>().ok())
         .map_or(8080, |a| a.port());
-    format!("http://127.0.0.1:{port}/readyz")
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Succeeds when `url` answers 200 within `timeout_secs`.
