@@ -63,8 +63,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: pause rather than spin.
                         tracing::warn!(error = %e, "accept failed");
@@ -79,7 +79,7 @@ pub async fn serve(
                     drop(stream);
                     continue;
                 };
-                tokio::spawn(connection(http.clone(), stream, app.clone(), stop_rx.clone(), permit));
+                tokio::spawn(connection(http.clone(), stream, peer, app.clone(), stop_rx.clone(), permit));
             }
             () = &mut shutdown => break,
         }
@@ -100,12 +100,23 @@ pub async fn serve(
 async fn connection(
     http: http1::Builder,
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     app: Router,
     mut stop: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
 ) {
     let _open = Open::new(permit);
     let _ = stream.set_nodelay(true);
+    // Handlers see the peer as `ConnectInfo` (the console shows where a refused callback
+    // came from).
+    let app = tower::ServiceExt::map_request(
+        app,
+        move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            req
+        },
+    );
     let service = TowerToHyperService::new(app);
     let conn = http
         .serve_connection(TokioIo::new(stream), service)

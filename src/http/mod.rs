@@ -35,7 +35,7 @@ pub use readiness::{READINESS_TTL, Readiness};
 use crate::config::Config;
 use crate::projection::Consistency;
 use crate::provider::StatusHandle;
-use crate::store::{LogWriter, Store};
+use crate::store::{LogWriter, RejectionLog, Store};
 use crate::stream::StreamStatus;
 use crate::verify::Verifier;
 
@@ -48,6 +48,8 @@ pub struct AppState {
     pub writer: LogWriter,
     /// Reads of derived state wait on it (read-your-acks).
     pub consistency: Consistency,
+    /// Where refused callbacks are recorded for the console (bounded, never waited for).
+    pub rejections: RejectionLog,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
     /// This process's provider registration, for readiness detail.
@@ -81,12 +83,14 @@ impl AppState {
         let unverified_bytes = Arc::new(Semaphore::new(config.max_unverified_bytes as usize));
         let readiness = Arc::new(Readiness::new(probe, config.store_timeout));
         let consistency = Consistency::new(store.clone(), config.projection_wait);
+        let rejections = RejectionLog::start(store.clone());
         Self {
             unverified_bytes,
             config: Arc::new(config),
             store,
             writer,
             consistency,
+            rejections,
             verifier: Arc::new(verifier),
             metrics,
             registration: StatusHandle::default(),

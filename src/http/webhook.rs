@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, AppState, ErrorBody};
-use crate::store::{NewCallback, Outcome};
+use crate::store::{NewCallback, Outcome, Rejected};
 use crate::transaction;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -101,6 +101,10 @@ impl CallbackAnswer {
 
 async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {
     let received_at = chrono::Utc::now();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
     let (parts, body) = req.into_parts();
     let (body, unverified) = read_body(state, &parts.headers, body).await?;
 
@@ -110,6 +114,13 @@ async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {
         .map_err(|r| {
             metrics::counter!("txhook_callbacks_rejected_total", "reason" => r.code()).increment(1);
             tracing::warn!(reason = r.code(), "callback refused");
+            state.rejections.record(Rejected {
+                received_at,
+                reason: r.code(),
+                source: peer.map(|p| p.ip().to_string()),
+                headers: kept_headers(&parts.headers, state),
+                body: body.clone(),
+            });
             ApiError::Signature(r)
         })?;
     // Verified: the body no longer counts against the unverified-bytes budget.

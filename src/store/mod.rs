@@ -9,6 +9,7 @@ mod log_writer;
 mod partitions;
 mod projection;
 mod reads;
+mod rejected;
 mod registrations;
 mod stream_events;
 
@@ -31,6 +32,7 @@ pub use log_writer::{BatchOptions, LogWriter, SubmitError, WriterTasks};
 pub use partitions::MONTHS_AHEAD;
 pub use projection::{Failure, Position, ProjectionStep, Unprojected};
 pub use reads::{HistoryEntry, TransactionView};
+pub use rejected::{Rejected, RejectedRow, RejectionLog};
 pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRow};
 pub use stream_events::{NewStreamEvent, StreamOutcome};
 

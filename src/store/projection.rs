@@ -216,7 +216,7 @@ impl ProjectionStep {
         let rows: Vec<CurrentRow> = sqlx::query_as(
             "select id, current_sequence, first_sequence, type, state, reason, complete,
                     wallet_id, amount::text as amount, currency, created_at, completed_at,
-                    first_received_at, updated_at
+                    first_received_at, updated_at, short_id, external_id, charge_for
                from transactions where id = any($1)",
         )
         .bind(ids)
@@ -324,19 +324,23 @@ async fn write_rows(tx: &mut DbTx<'_, Postgres>, rows: &[&Current]) -> Result<()
     sqlx::query(
         "insert into transactions as t (id, current_sequence, first_sequence, type, state,
                                        reason, complete, wallet_id, amount, currency,
-                                       created_at, completed_at, first_received_at, updated_at)
-         select id, cs, fs, ty, st, re, co, w, a::numeric, cu, ca, cpa, fr, up
+                                       created_at, completed_at, first_received_at, updated_at,
+                                       short_id, external_id, charge_for)
+         select id, cs, fs, ty, st, re, co, w, a::numeric, cu, ca, cpa, fr, up, si, ei, cf
            from unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[],
                        $7::bool[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-                       $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
-                as u(id, cs, fs, ty, st, re, co, w, a, cu, ca, cpa, fr, up)
+                       $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+                       $15::text[], $16::text[], $17::text[])
+                as u(id, cs, fs, ty, st, re, co, w, a, cu, ca, cpa, fr, up, si, ei, cf)
           order by id
          on conflict (id) do update
             set current_sequence = excluded.current_sequence, type = excluded.type,
                 state = excluded.state, reason = excluded.reason, complete = excluded.complete,
                 wallet_id = excluded.wallet_id, amount = excluded.amount,
                 currency = excluded.currency, created_at = excluded.created_at,
-                completed_at = excluded.completed_at, updated_at = excluded.updated_at",
+                completed_at = excluded.completed_at, updated_at = excluded.updated_at,
+                short_id = excluded.short_id, external_id = excluded.external_id,
+                charge_for = excluded.charge_for",
     )
     .bind(column!(|r| r.id.as_str()))
     .bind(column!(|r| r.current_sequence))
@@ -352,6 +356,9 @@ async fn write_rows(tx: &mut DbTx<'_, Postgres>, rows: &[&Current]) -> Result<()
     .bind(column!(|r| r.completed_at))
     .bind(column!(|r| r.first_received_at))
     .bind(column!(|r| r.updated_at))
+    .bind(column!(|r| r.short_id.as_deref()))
+    .bind(column!(|r| r.external_id.as_deref()))
+    .bind(column!(|r| r.charge_for.as_deref()))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -406,6 +413,9 @@ struct CurrentRow {
     completed_at: Option<DateTime<Utc>>,
     first_received_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    short_id: Option<String>,
+    external_id: Option<String>,
+    charge_for: Option<String>,
 }
 
 impl From<CurrentRow> for Current {
@@ -425,6 +435,9 @@ impl From<CurrentRow> for Current {
             completed_at: r.completed_at,
             first_received_at: r.first_received_at,
             updated_at: r.updated_at,
+            short_id: r.short_id,
+            external_id: r.external_id,
+            charge_for: r.charge_for,
         }
     }
 }

@@ -20,6 +20,11 @@ pub struct Current {
     pub reason: Option<String>,
     pub complete: Option<bool>,
     pub wallet_id: Option<String>,
+    /// The provider's other ids, for finding the transaction.
+    pub short_id: Option<String>,
+    pub external_id: Option<String>,
+    /// For a CHARGE: the transaction it charges for.
+    pub charge_for: Option<String>,
     /// Exact decimal text.
     pub amount: Option<String>,
     pub currency: Option<String>,
@@ -78,6 +83,9 @@ pub fn apply(current: Option<Current>, event: &Logged) -> (Current, Step) {
             reason: t.status.reason.clone(),
             complete: t.status.complete,
             wallet_id: t.wallet_id.clone(),
+            short_id: t.short_id.clone(),
+            external_id: t.external_id.clone(),
+            charge_for: charge_for(t),
             amount,
             currency,
             created_at: time(&t.created_at),
@@ -108,6 +116,9 @@ pub fn apply(current: Option<Current>, event: &Logged) -> (Current, Step) {
         reason: t.status.reason.clone(),
         complete: t.status.complete,
         wallet_id: t.wallet_id.clone().or(cur.wallet_id),
+        short_id: t.short_id.clone().or(cur.short_id),
+        external_id: t.external_id.clone().or(cur.external_id),
+        charge_for: charge_for(t).or(cur.charge_for),
         amount: amount.or(cur.amount),
         currency: currency.or(cur.currency),
         created_at: time(&t.created_at).or(cur.created_at),
@@ -116,6 +127,12 @@ pub fn apply(current: Option<Current>, event: &Logged) -> (Current, Step) {
         ..cur
     };
     (new, step)
+}
+
+fn charge_for(t: &Transaction) -> Option<String> {
+    t.charge
+        .as_ref()
+        .and_then(|c| c.charge_for_transaction_id.clone())
 }
 
 /// An RFC 3339 time of the provider's, when it reads as one.
