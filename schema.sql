@@ -42,6 +42,84 @@ CREATE TABLE public.consumer_positions (
 );
 
 --
+-- Name: delivery_order; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.delivery_order
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.deliveries (
+    destination_id uuid NOT NULL,
+    sequence bigint NOT NULL,
+    ord bigint DEFAULT nextval('public.delivery_order'::regclass) NOT NULL,
+    ordering_key text,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_until timestamp with time zone,
+    lease_token uuid,
+    enqueued_at timestamp with time zone DEFAULT now() NOT NULL,
+    failing_since timestamp with time zone,
+    last_attempt_at timestamp with time zone,
+    last_status integer,
+    last_error text,
+    delivered_at timestamp with time zone,
+    CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
+);
+
+--
+-- Name: delivery_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.delivery_attempts (
+    id bigint NOT NULL,
+    destination_id uuid NOT NULL,
+    sequence bigint NOT NULL,
+    attempt integer NOT NULL,
+    attempted_at timestamp with time zone DEFAULT now() NOT NULL,
+    status integer,
+    latency_ms integer NOT NULL,
+    error text
+);
+
+--
+-- Name: delivery_attempts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.delivery_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.delivery_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: destinations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.destinations (
+    id uuid NOT NULL,
+    url text NOT NULL,
+    secret text NOT NULL,
+    filter jsonb DEFAULT '{}'::jsonb NOT NULL,
+    paused boolean DEFAULT false NOT NULL,
+    txid xid8 NOT NULL,
+    sequence bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
 -- Name: event_sequence; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -129,6 +207,34 @@ ALTER TABLE public.registrations ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
 );
 
 --
+-- Name: rejected_callbacks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rejected_callbacks (
+    id bigint NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    reason text NOT NULL,
+    source text,
+    headers jsonb DEFAULT '{}'::jsonb NOT NULL,
+    body_size integer NOT NULL,
+    body_sha256 text NOT NULL,
+    body_head bytea NOT NULL
+);
+
+--
+-- Name: rejected_callbacks_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rejected_callbacks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.rejected_callbacks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: transaction_states; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -161,7 +267,10 @@ CREATE TABLE public.transactions (
     completed_at timestamp with time zone,
     first_received_at timestamp with time zone NOT NULL,
     updated_at timestamp with time zone NOT NULL,
-    first_sequence bigint NOT NULL
+    first_sequence bigint NOT NULL,
+    short_id text,
+    external_id text,
+    charge_for text
 )
 WITH (fillfactor='80');
 
@@ -171,6 +280,27 @@ WITH (fillfactor='80');
 
 ALTER TABLE ONLY public.consumer_positions
     ADD CONSTRAINT consumer_positions_pkey PRIMARY KEY (name);
+
+--
+-- Name: deliveries deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_pkey PRIMARY KEY (destination_id, sequence);
+
+--
+-- Name: delivery_attempts delivery_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.delivery_attempts
+    ADD CONSTRAINT delivery_attempts_pkey PRIMARY KEY (id);
+
+--
+-- Name: destinations destinations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.destinations
+    ADD CONSTRAINT destinations_pkey PRIMARY KEY (id);
 
 --
 -- Name: event_keys event_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -201,6 +331,13 @@ ALTER TABLE ONLY public.registrations
     ADD CONSTRAINT registrations_pkey PRIMARY KEY (id);
 
 --
+-- Name: rejected_callbacks rejected_callbacks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rejected_callbacks
+    ADD CONSTRAINT rejected_callbacks_pkey PRIMARY KEY (id);
+
+--
 -- Name: transaction_states transaction_states_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -213,6 +350,30 @@ ALTER TABLE ONLY public.transaction_states
 
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_pkey PRIMARY KEY (id);
+
+--
+-- Name: deliveries_dead_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX deliveries_dead_idx ON public.deliveries USING btree (destination_id, sequence) WHERE (status = 'dead'::text);
+
+--
+-- Name: deliveries_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX deliveries_due_idx ON public.deliveries USING btree (destination_id, ord) WHERE (status = 'pending'::text);
+
+--
+-- Name: deliveries_ordering_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX deliveries_ordering_idx ON public.deliveries USING btree (destination_id, ordering_key, ord) WHERE (status = 'pending'::text);
+
+--
+-- Name: delivery_attempts_destination_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX delivery_attempts_destination_idx ON public.delivery_attempts USING btree (destination_id, id);
 
 --
 -- Name: events_quarantined_idx; Type: INDEX; Schema: public; Owner: -
@@ -233,10 +394,22 @@ CREATE INDEX events_tail_idx ON ONLY public.events USING btree (txid, sequence);
 CREATE INDEX registrations_current_idx ON public.registrations USING btree (provider_url, callback_url, key_fingerprint, id);
 
 --
+-- Name: rejected_callbacks_received_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rejected_callbacks_received_idx ON public.rejected_callbacks USING btree (received_at);
+
+--
 -- Name: transaction_states_transaction_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX transaction_states_transaction_idx ON public.transaction_states USING btree (transaction_id, sequence);
+
+--
+-- Name: transactions_charge_for_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX transactions_charge_for_idx ON public.transactions USING btree (charge_for) WHERE (charge_for IS NOT NULL);
 
 --
 -- Name: transactions_currency_idx; Type: INDEX; Schema: public; Owner: -
@@ -245,10 +418,22 @@ CREATE INDEX transaction_states_transaction_idx ON public.transaction_states USI
 CREATE INDEX transactions_currency_idx ON public.transactions USING btree (currency, first_sequence);
 
 --
+-- Name: transactions_external_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX transactions_external_id_idx ON public.transactions USING btree (external_id) WHERE (external_id IS NOT NULL);
+
+--
 -- Name: transactions_first_sequence_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE UNIQUE INDEX transactions_first_sequence_idx ON public.transactions USING btree (first_sequence);
+
+--
+-- Name: transactions_short_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX transactions_short_id_idx ON public.transactions USING btree (short_id) WHERE (short_id IS NOT NULL);
 
 --
 -- Name: transactions_type_idx; Type: INDEX; Schema: public; Owner: -
@@ -261,3 +446,17 @@ CREATE INDEX transactions_type_idx ON public.transactions USING btree (type, fir
 --
 
 CREATE INDEX transactions_wallet_id_idx ON public.transactions USING btree (wallet_id, first_sequence);
+
+--
+-- Name: deliveries deliveries_destination_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_destination_id_fkey FOREIGN KEY (destination_id) REFERENCES public.destinations(id) ON DELETE CASCADE;
+
+--
+-- Name: delivery_attempts delivery_attempts_destination_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.delivery_attempts
+    ADD CONSTRAINT delivery_attempts_destination_id_fkey FOREIGN KEY (destination_id) REFERENCES public.destinations(id) ON DELETE CASCADE;

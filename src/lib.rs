@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod devtools;
 pub mod http;
 pub mod mock;

@@ -64,6 +64,16 @@ pub(super) async fn stream(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Message, Infallible>>>, ApiError> {
+    open(state, headers, raw).await
+}
+
+/// The stream for the request's `Last-Event-ID` header and query, once the caller has
+/// checked who asks (the bearer token here, the console's session there).
+pub async fn open(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Option<String>,
+) -> Result<Sse<impl Stream<Item = Result<Message, Infallible>> + use<>>, ApiError> {
     let q = params::query(
         raw.as_deref(),
         &["after", "source", "type", "state", "event"],

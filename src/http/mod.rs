@@ -3,7 +3,7 @@
 mod auth;
 mod destinations;
 mod error;
-mod event_stream;
+pub mod event_stream;
 mod events;
 mod health;
 mod metrics;
@@ -118,6 +118,7 @@ pub fn app(state: AppState) -> Router {
     openapi::routes()
         .split_for_parts()
         .0
+        .merge(crate::console::router())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(slots, shed_load))
         .layer(axum::middleware::from_fn(record_request))

@@ -55,7 +55,7 @@ pub enum TailError {
 /// always holds at least one item); the cursor walks on from where a page stops.
 pub const PAGE_MAX_BODY_BYTES: i64 = 8 * 1_048_576;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "txid::text as txid, sequence, source, received_at, dedup_key, outcome, quarantine_reason,
     transaction_id, state, transaction_type, event_name, entity_id, event_time, headers, body";
 

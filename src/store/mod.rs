@@ -1,6 +1,7 @@
 //! PostgreSQL: the pool, migrations, and the SQL of each feature. Knows the model, never axum.
 
 mod append;
+mod console;
 mod destinations;
 mod error;
 mod events;
@@ -9,8 +10,8 @@ mod log_writer;
 mod partitions;
 mod projection;
 mod reads;
-mod rejected;
 mod registrations;
+mod rejected;
 mod stream_events;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::watch;
 
 pub use append::{LOG_CHANNEL, NewCallback, Outcome};
+pub use console::{Bucket, Listed, Search, TimelineEntry};
 pub use destinations::{
     AttemptRow, Claimed, DeadLetterRow, DeliveryStatus, DestinationRow, FanOut,
 };
@@ -32,8 +34,8 @@ pub use log_writer::{BatchOptions, LogWriter, SubmitError, WriterTasks};
 pub use partitions::MONTHS_AHEAD;
 pub use projection::{Failure, Position, ProjectionStep, Unprojected};
 pub use reads::{HistoryEntry, TransactionView};
-pub use rejected::{Rejected, RejectedRow, RejectionLog};
 pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRow};
+pub use rejected::{Rejected, RejectedRow, RejectionLog};
 pub use stream_events::{NewStreamEvent, StreamOutcome};
 
 use crate::config::Config;

@@ -92,6 +92,28 @@ pub fn supersedes(current: &TxState, incoming: &TxState) -> bool {
     !(*current == Processing && matches!(incoming, FundsRequired | Pending | AwaitingApproval))
 }
 
+/// Why a callback (`incoming`, event `sequence`) did not replace the current state
+/// (`current`, set by event `current_sequence`): the rule that kept it, in words.
+pub fn why_kept(
+    current: &TxState,
+    current_sequence: i64,
+    incoming: &TxState,
+    sequence: i64,
+) -> String {
+    use TxState::*;
+    let (c, i) = (current.as_str(), incoming.as_str());
+    if current.is_terminal() {
+        return format!("{i} after {c}: terminal state kept");
+    }
+    if *current == Processing && matches!(incoming, FundsRequired | Pending | AwaitingApproval) {
+        return format!("{i} after {c}: {c} is not replaced by {i}");
+    }
+    if sequence < current_sequence {
+        return format!("{i} was received before {c}, which stays current");
+    }
+    format!("{i} after {c}: kept by the state rules")
+}
+
 /// Whether a callback (`incoming`, event `sequence`) replaces the current state (`current`,
 /// set by event `current_sequence`).
 ///

@@ -7,6 +7,7 @@ mod common;
 mod availability;
 mod batching;
 mod connections;
+mod console;
 mod consumers;
 mod content;
 mod dedup;
