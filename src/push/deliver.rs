@@ -49,6 +49,10 @@ const FAN_OUT_PAGES: usize = 4;
 const TICK: Duration = Duration::from_millis(200);
 /// How often the backlog gauges are measured.
 const GAUGES_EVERY: Duration = Duration::from_secs(2);
+/// Delivered deliveries and attempts are kept this long (for the status and the console),
+/// and forgotten after; looked at this often.
+const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 86_400);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Delivers until `stop` turns true, then lets the attempts in flight finish (bounded).
 pub async fn run(store: Store, options: DeliveryOptions, mut stop: watch::Receiver<bool>) {
@@ -68,6 +72,7 @@ pub async fn run(store: Store, options: DeliveryOptions, mut stop: watch::Receiv
     let mut in_flight: HashMap<Uuid, usize> = HashMap::new();
     let mut attempts: JoinSet<Uuid> = JoinSet::new();
     let mut gauges_at = Instant::now();
+    let mut pruned_at = Instant::now();
     loop {
         if *stop.borrow() {
             break;
@@ -79,6 +84,12 @@ pub async fn run(store: Store, options: DeliveryOptions, mut stop: watch::Receiv
         if gauges_at.elapsed() >= GAUGES_EVERY {
             gauges_at = Instant::now();
             record_backlogs(&store).await;
+        }
+        if pruned_at.elapsed() >= PRUNE_EVERY {
+            pruned_at = Instant::now();
+            if let Err(e) = store.prune_deliveries(KEEP_DELIVERED).await {
+                tracing::debug!(error = %e, "cannot prune deliveries");
+            }
         }
         tokio::select! {
             _ = grew.changed() => {}

@@ -355,6 +355,27 @@ impl Store {
         Ok(Some(state))
     }
 
+    /// Forgets delivered deliveries and attempts older than `age` (dead letters stay until
+    /// replayed or their destination is deleted).
+    pub async fn prune_deliveries(&self, age: Duration) -> Result<u64, StoreError> {
+        let secs = age.as_secs_f64();
+        let delivered = sqlx::query(
+            "delete from deliveries
+              where status = 'delivered' and delivered_at < now() - make_interval(secs => $1)",
+        )
+        .bind(secs)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "delete from delivery_attempts where attempted_at < now() - make_interval(secs => $1)",
+        )
+        .bind(secs)
+        .execute(&self.pool)
+        .await?;
+        Ok(delivered)
+    }
+
     /// Every destination's waiting deliveries and the oldest one's age (for the metrics).
     pub async fn delivery_backlogs(
         &self,

@@ -522,3 +522,40 @@ async fn a_consumer_that_never_answers_does_not_slow_the_callback_endpoint() {
         "median callback {with:?} with a dead destination against {without:?} without"
     );
 }
+
+#[tokio::test]
+async fn delivered_deliveries_are_forgotten_after_a_week_and_dead_letters_kept() {
+    let app = TestApp::spawn_with(fast()).await;
+    let consumer = Consumer::start(always(200)).await;
+    let id = subscribe(&app, &consumer, json!({})).await;
+    for _ in 0..3 {
+        stored(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
+    }
+    consumer
+        .until("all three delivered", |r| r.len() >= 3)
+        .await;
+    status_until(&app, &id, |d| d["backlog"] == 0).await;
+    // Two of them delivered long ago, one given up on long ago.
+    sqlx::query(
+        "update deliveries set delivered_at = now() - interval '8 days'
+          where sequence in (select sequence from deliveries order by sequence limit 2)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update deliveries set status = 'dead', delivered_at = null, enqueued_at = now() - interval '9 days'
+          where sequence = (select max(sequence) from deliveries)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let store = txhook::store::Store::from_pool(app.db.clone());
+    let forgotten = store
+        .prune_deliveries(Duration::from_secs(7 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 2);
+    assert_eq!(app.count("select count(*) from deliveries").await, 1);
+    assert_eq!(destination(&app, &id).await["deadLettered"], 1);
+}
