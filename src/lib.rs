@@ -21,6 +21,7 @@ pub mod telemetry;
 pub mod transaction;
 pub mod verify;
 
+pub mod retry;
 mod run;
 
 pub use run::{healthcheck, migrate, run, serve};

@@ -264,16 +264,23 @@ fn readiness_probe(config: &Config) -> Result<Store, StoreError> {
 /// A database that is still starting (containers start together) gets 60 seconds.
 async fn migrate_with_patience(store: &Store) -> Result<(), StoreError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut wait = Duration::from_millis(250);
+    let mut backoff =
+        crate::retry::Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
     loop {
+        tracing::info!("applying migrations");
         match store.migrate().await {
-            Ok(()) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() + wait < deadline => {
+            Ok(()) => {
+                tracing::info!("migrations applied");
+                return Ok(());
+            }
+            Err(e) => {
+                let wait = backoff.next_wait();
+                if tokio::time::Instant::now() + wait >= deadline {
+                    return Err(e);
+                }
                 tracing::warn!(error = %e, "database not ready for migrations; retrying");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
             }
-            Err(e) => return Err(e),
         }
     }
 }

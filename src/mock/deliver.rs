@@ -8,7 +8,7 @@ use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 
 use super::{Mock, Subscriber};
-use crate::provider::Backoff;
+use crate::retry::Backoff;
 
 /// Nominal first retry, and the longest wait between retries (before `--time-scale`).
 const FIRST_RETRY: Duration = Duration::from_secs(5);

@@ -4,7 +4,6 @@
 //! A client that feeds [`crate::store`]; `serve` runs it in the background, `txhook subscribe`
 //! runs it once.
 
-mod backoff;
 mod register;
 mod status;
 
@@ -14,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-pub use backoff::{Backoff, retry_after};
+pub use crate::retry::{Backoff, retry_after};
 pub use register::{Attempt, Registrar, Verdict};
 pub use status::{RegistrationState, RegistrationStatus, StatusHandle};
 

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{Event, Filter, transaction_json};
-use crate::provider::Backoff;
+use crate::retry::Backoff;
 use crate::store::{Claimed, DestinationRow, Position, Store, StoreError};
 use crate::verify::sign_standard;
 

@@ -16,10 +16,10 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio::time::sleep;
 
-use super::backoff::Backoff;
 use super::session::{End, Session};
 use super::status::StreamStatus;
 use crate::config::Config;
+use crate::retry::Backoff;
 use crate::store::Store;
 
 /// What the client needs from the configuration.
@@ -92,7 +92,7 @@ pub async fn run(
                 true
             }
         };
-        let delay = backoff.next();
+        let delay = backoff.next_wait();
         tracing::info!(
             delay_ms = delay.as_millis() as u64,
             rejected,

@@ -5,7 +5,6 @@
 //! [`timestamp`] normalises server timestamps, `client` keeps the subscription alive, and
 //! [`fake_server`] plays the Orangepill side.
 
-mod backoff;
 pub mod catalogue;
 mod client;
 pub mod fake_server;

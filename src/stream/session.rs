@@ -13,11 +13,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::backoff::Backoff;
 use super::catalogue::EventName;
 use super::client::{ClientConfig, stopped};
 use super::protocol::{self, Incoming, NO_REALM};
 use super::status::StreamStatus;
+use crate::retry::Backoff;
 use crate::store::{NewStreamEvent, Store, StreamOutcome};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -195,7 +195,7 @@ impl Session<'_> {
                 }
             }
             tokio::select! {
-                () = sleep(backoff.next()) => {}
+                () = sleep(backoff.next_wait()) => {}
                 () = stopped(stop) => {
                     tracing::error!(event = ev.event, entity_id = ev.entity_id, "shutdown before a stream event could be stored");
                     return None;

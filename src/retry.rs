@@ -1,4 +1,6 @@
-//! Exponential backoff with jitter, and the provider's `Retry-After`.
+//! Retrying, one way for everything that retries (provider registration, the stream's
+//! reconnects, deliveries to destinations, the mock provider, waiting for the database):
+//! exponential backoff with jitter, and reading an HTTP `Retry-After`.
 
 use std::time::Duration;
 
@@ -38,6 +40,11 @@ impl Backoff {
         b.next_wait()
     }
 
+    /// Starts over, as after a success.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+
     pub fn next_wait(&mut self) -> Duration {
         let ceiling = self.ceiling();
         self.failures = self.failures.saturating_add(1);
@@ -63,6 +70,24 @@ pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_starts_over_and_wait_after_counts_failures() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(100), ms(400));
+        for _ in 0..4 {
+            b.next_wait();
+        }
+        b.reset();
+        assert!(b.next_wait() <= ms(100));
+        for (failures, ceiling) in [(1, 100), (2, 200), (3, 400), (9, 400)] {
+            let w = Backoff::wait_after(ms(100), ms(400), failures);
+            assert!(
+                w >= ms(ceiling / 2) && w <= ms(ceiling),
+                "{w:?} after {failures}"
+            );
+        }
+    }
 
     #[test]
     fn waits_double_with_jitter_and_stop_at_the_cap() {
