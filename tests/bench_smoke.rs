@@ -76,8 +76,8 @@ async fn start_server(db: &str, port: u16, mode: &str) -> Server {
     server
 }
 
-/// Runs `txhook bench --json` against the server on `port`; (exit success, report).
-async fn bench(port: u16, extra: &[&str]) -> (bool, Value) {
+/// Runs `txhook bench --json` against the server on `port`; (exit success, report, stderr).
+async fn bench(port: u16, extra: &[&str]) -> (bool, Value, String) {
     let url = format!("http://127.0.0.1:{port}/webhooks/transactions");
     let mut args = vec![
         "bench",
@@ -101,7 +101,11 @@ async fn bench(port: u16, extra: &[&str]) -> (bool, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.success(), report)
+    (
+        out.status.success(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -113,7 +117,7 @@ async fn bench_acks_are_all_found_in_the_event_log_in_both_write_modes() {
         let _server = start_server(&db, port, mode).await;
 
         // Act
-        let (ok, report) = bench(
+        let (ok, report, stderr) = bench(
             port,
             &[
                 "--concurrency",
@@ -135,6 +139,13 @@ async fn bench_acks_are_all_found_in_the_event_log_in_both_write_modes() {
         assert!(report["counts"]["stored"].as_u64().unwrap() > 0, "{report}");
         assert_eq!(report["errors"], 0, "{mode}: {report}");
         assert!(report["latency_ms"]["max"].as_f64().unwrap() > 0.0);
+        // scripts/bench.sh times the projection's catch-up from this line.
+        let ended = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("bench: load ended at "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|t| t.parse::<f64>().ok());
+        assert!(ended.is_some_and(|t| t > 1.0e9), "{mode}: {stderr}");
     }
 }
 

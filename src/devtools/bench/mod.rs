@@ -87,6 +87,15 @@ pub async fn bench(config: &ClientConfig, args: &BenchArgs) -> anyhow::Result<()
     for w in workers {
         tallies.push(w.await?);
     }
+    // The moment the last answer arrived, for scripts that time what follows the load (how
+    // long a projection takes to catch up, in scripts/bench.sh).
+    let ended = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!(
+        "bench: load ended at {:.3} (unix seconds)",
+        ended.as_secs_f64()
+    );
     drop(plan); // the unsent part of the corpus
 
     let acked: Vec<_> = tallies
