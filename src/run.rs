@@ -174,6 +174,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let projector = tokio::spawn(projection::run(store.clone(), stop_rx.clone()));
     let notifications = tokio::spawn(store.clone().forward_log_notifications());
+    let announcements = tokio::spawn(store.clone().announce_log_growth());
     // Deliveries to destinations, on connections of their own: a slow or dead endpoint
     // never takes a connection the callbacks need.
     let delivering = tokio::spawn(push::deliver(
@@ -226,6 +227,7 @@ pub async fn serve(
     server::serve(listener, app(state), shutdown, serving).await;
     partitions.abort();
     notifications.abort();
+    announcements.abort();
     if let Some(task) = registration {
         task.abort();
     }

@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::store::{Position, ProjectionStep, Store, StoreError, Unprojected};
-use crate::transaction::{self, Current, Logged, Reading, Step};
+use crate::transaction::{self, Current, Logged, Step};
 
-/// Events read per step.
-pub const BATCH: i64 = 512;
+/// Events read per step (a step also stops at 8 MiB of bodies).
+pub const BATCH: i64 = 2048;
 
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,14 +127,11 @@ fn readable(events: Vec<Unprojected>) -> Vec<Logged> {
 }
 
 fn logged(sequence: i64, received_at: DateTime<Utc>, body: &[u8]) -> Option<Logged> {
-    match transaction::read(body, None).reading {
-        Reading::Transaction(t) => Some(Logged {
-            sequence,
-            received_at,
-            transaction: *t,
-        }),
-        Reading::Quarantine(_) => None,
-    }
+    transaction::read_transaction(body).map(|transaction| Logged {
+        sequence,
+        received_at,
+        transaction,
+    })
 }
 
 /// Applies `events` in order. When PostgreSQL refuses the derived rows, applies them one by

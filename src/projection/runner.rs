@@ -13,6 +13,9 @@ use crate::store::Store;
 /// older open transaction can hold events back without any new commit to announce it).
 const IDLE_LOOK: Duration = Duration::from_millis(250);
 
+/// How long a woken projector lets further commits gather before its step.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// How often the lag is measured for the metrics.
 const LAG_EVERY: Duration = Duration::from_secs(1);
 
@@ -44,7 +47,11 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
             }
         }
         tokio::select! {
-            _ = grew.changed() => {}
+            _ = grew.changed() => {
+                // Under light load every batch would be a step of its own; a moment lets
+                // the batches committing right now share one.
+                sleep(GATHER).await;
+            }
             () = sleep(IDLE_LOOK) => {}
             _ = stop.changed() => {}
         }

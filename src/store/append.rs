@@ -49,14 +49,38 @@ impl Store {
                         tracing::debug!(error = %e, "cannot listen for log notifications");
                     } else {
                         // `recv` reconnects by itself; an error means it could not.
-                        while listener.recv().await.is_ok() {
-                            self.log_grew();
+                        while let Ok(n) = listener.recv().await {
+                            // This replica's own announcements woke it already.
+                            if n.payload() != self.signals.replica {
+                                self.log_grew_elsewhere();
+                            }
                         }
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot listen for log notifications"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Tells the other replicas (`NOTIFY txhook_log`) whenever this one appended to the log:
+    /// once per burst of appends, outside the appends' own transactions; runs until aborted.
+    pub async fn announce_log_growth(self) {
+        let mut appended = self.signals.appended.subscribe();
+        loop {
+            if appended.changed().await.is_err() {
+                return;
+            }
+            appended.borrow_and_update();
+            if let Err(e) = sqlx::query("select pg_notify($1, $2)")
+                .bind(LOG_CHANNEL)
+                .bind(&self.signals.replica)
+                .execute(&self.pool)
+                .await
+            {
+                tracing::debug!(error = %e, "cannot announce log growth");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
     }
 
@@ -106,7 +130,8 @@ impl Store {
         // inserted in key order, so that two replicas' batches never wait for each other's
         // keys in opposite orders (a deadlock). The statement runs in its own implicit
         // transaction; `fetch_all` returns after PostgreSQL's ReadyForQuery, which follows the
-        // commit: `Ok` means committed, and the NOTIFY is sent with it.
+        // commit: `Ok` means committed. (Other replicas hear of it from the announcer: a
+        // NOTIFY here would make every batch's commit wait for the others'.)
         let written: Vec<(i64, i64)> = sqlx::query_as(
             "with u as (
                  select u.*, nextval('event_sequence') as seq
@@ -128,7 +153,7 @@ impl Store {
                    from u join key on key.dedup_key = u.k
                  returning dedup_key, sequence)
              select u.o, ev.sequence
-               from u join ev on ev.dedup_key = u.k, (select pg_notify($9, '')) as notified",
+               from u join ev on ev.dedup_key = u.k",
         )
         .bind(&keys)
         .bind(&received)
@@ -138,7 +163,6 @@ impl Store {
         .bind(&ids)
         .bind(&states)
         .bind(&types)
-        .bind(LOG_CHANNEL)
         .fetch_all(&self.pool)
         .await?;
 

@@ -47,9 +47,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    /// Counts this process's appends to the event log (and the other replicas' that
-    /// `LISTEN` hears), so that readers of the log wake when it grows.
-    grew: Arc<watch::Sender<u64>>,
+    signals: Arc<LogSignals>,
+}
+
+/// How readers of the log learn that it grew.
+#[derive(Debug)]
+struct LogSignals {
+    /// Changes on every append, here or (through `LISTEN`) on another replica: readers wait
+    /// on it instead of polling.
+    grew: watch::Sender<u64>,
+    /// Changes on this replica's appends: the announcer tells the others.
+    appended: watch::Sender<u64>,
+    /// This replica, in its announcements (so that it skips its own).
+    replica: String,
 }
 
 impl Store {
@@ -81,7 +91,7 @@ impl Store {
         let store = Self::connect_lazy(&own)?;
         Ok(Self {
             pool: store.pool,
-            grew: self.grew.clone(),
+            signals: self.signals.clone(),
         })
     }
 
@@ -89,18 +99,31 @@ impl Store {
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool,
-            grew: Arc::new(watch::Sender::new(0)),
+            signals: Arc::new(LogSignals {
+                grew: watch::Sender::new(0),
+                appended: watch::Sender::new(0),
+                replica: uuid::Uuid::new_v4().simple().to_string(),
+            }),
         }
     }
 
-    /// Tells this process's readers of the log that it grew.
+    /// Tells this process's readers of the log that it grew, and the announcer that other
+    /// replicas should hear of it.
     pub fn log_grew(&self) {
-        self.grew.send_modify(|n| *n = n.wrapping_add(1));
+        self.signals.grew.send_modify(|n| *n = n.wrapping_add(1));
+        self.signals
+            .appended
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Tells this process's readers that another replica appended to the log.
+    fn log_grew_elsewhere(&self) {
+        self.signals.grew.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Changes whenever the log grows: a reader waits on it instead of polling.
     pub fn log_changes(&self) -> watch::Receiver<u64> {
-        self.grew.subscribe()
+        self.signals.grew.subscribe()
     }
 
     /// The pool, for tests and tools.

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{LOG_CHANNEL, Store, StoreError};
+use super::{Store, StoreError};
 use crate::transaction::bounded_key;
 
 /// A stream notification, ready to be written.
@@ -91,7 +91,7 @@ impl Store {
                                      event_name, entity_id, event_time)
                  select key.sequence, 'orangepill', $1, $2, $3, 'stored', $4, $5, $6 from key
                  returning sequence)
-             select ev.sequence from ev, (select pg_notify($7, '')) as notified",
+             select ev.sequence from ev",
         )
         .bind(ev.dedup_key())
         .bind(ev.received_at)
@@ -99,7 +99,6 @@ impl Store {
         .bind(ev.event)
         .bind(ev.entity_id)
         .bind(ev.event_time())
-        .bind(LOG_CHANNEL)
         .fetch_optional(&self.pool)
         .await;
         match sequence.map_err(StoreError::from) {
@@ -133,13 +132,12 @@ impl Store {
                                      quarantine_reason)
                  select key.sequence, 'orangepill', $1, $2, $3, 'quarantined', $4 from key
                  returning sequence)
-             select ev.sequence from ev, (select pg_notify($5, '')) as notified",
+             select ev.sequence from ev",
         )
         .bind(ev.refused_key())
         .bind(ev.received_at)
         .bind(ev.frame.as_bytes())
         .bind(reason)
-        .bind(LOG_CHANNEL)
         .fetch_optional(&self.pool)
         .await?;
         if sequence.is_some() {

@@ -18,5 +18,5 @@ pub use canonical::{
 };
 pub use current::{Current, Logged, Step, apply};
 pub use model::{Charge, Deposit, Exchange, Money, Payment, Rate, Status, Transaction, TxType};
-pub use read::{Incoming, Reading, read};
+pub use read::{Incoming, Reading, read, read_transaction};
 pub use state::{TxState, applies_over, supersedes, why_kept};

@@ -43,6 +43,13 @@ pub fn read(body: &[u8], webhook_id: Option<&str>) -> Incoming {
     Incoming { dedup_key, reading }
 }
 
+/// Reads `body` as a transaction, as [`read`] does, without working out its deduplication
+/// key: what the projector needs of a logged callback.
+pub fn read_transaction(body: &[u8]) -> Option<Transaction> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    interpret(value).ok()
+}
+
 /// Longest quarantine reason kept.
 const MAX_REASON_BYTES: usize = 300;
 
