@@ -3,7 +3,8 @@
 //! They come from anyone, so recording them must never cost what a flood could grow: the
 //! request hands its record to a bounded queue without waiting (a full queue drops it), at
 //! most [`PER_SECOND`] are written each second, and the table keeps the newest [`KEEP`] of
-//! the last seven days. Everything else is only counted (`txhook_callbacks_rejected_total`).
+//! the last seven days, each with at most 256 bytes of its body and 4 KiB of its headers.
+//! Everything else is only counted (`txhook_callbacks_rejected_total`).
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub const PER_SECOND: usize = 5;
 pub const KEEP: i64 = 1000;
 /// Bytes of the body kept.
 const HEAD_BYTES: usize = 256;
+/// Bytes of kept headers (as JSON text) kept; more are left out.
+const HEADER_BYTES: usize = 4096;
 
 /// A refused callback, as kept.
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
@@ -104,7 +107,11 @@ impl Store {
         .bind(r.received_at)
         .bind(r.reason)
         .bind(&r.source)
-        .bind(&r.headers)
+        .bind(if r.headers.len() <= HEADER_BYTES {
+            r.headers.as_str()
+        } else {
+            r#"{"(left out)":"over 4096 bytes of headers"}"#
+        })
         .bind(i32::try_from(r.body.len()).unwrap_or(i32::MAX))
         .bind(hex::encode(Sha256::digest(&r.body)))
         .bind(head)
