@@ -31,7 +31,8 @@ COPY . .
 # Migrations are embedded in the binary (sqlx::migrate!), so migrations/ is part of the context.
 # Stripped for the image (about 14 MB instead of 83); the line tables stay in the builder
 # stage as /out/txhook.debug for whoever needs to symbolize a backtrace.
-RUN cargo build --release --locked --bin txhook \
+RUN mkdir -p /out \
+    && cargo build --release --locked --bin txhook \
     && objcopy --only-keep-debug target/release/txhook /out/txhook.debug \
     && objcopy --strip-all target/release/txhook /out/txhook \
     && chmod 0755 /out/txhook
