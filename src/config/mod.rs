@@ -211,6 +211,52 @@ mod tests {
             .to_string()
     }
 
+    /// The shipped `config.toml` is the one source of defaults (it is built in); the
+    /// fallbacks in validation must say the same, or a setting's default would depend on
+    /// whether the file was read.
+    #[test]
+    fn the_built_in_defaults_and_validations_fallbacks_agree() {
+        let env = |var: &str| match var {
+            "DATABASE_URL" => Some("postgres://txhook@127.0.0.1:1/unused".to_owned()),
+            "TXHOOK_SHARED_KEY" => Some("a-shared-key-of-some-length-8c1e".to_owned()),
+            _ => None,
+        };
+        let empty = std::env::temp_dir().join(format!(
+            "txhook-config-defaults-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&empty, "").unwrap();
+        let from_file =
+            validate(raw::read_raw_over(Some(raw::DEFAULTS), Some(&empty), env).unwrap()).unwrap();
+        let from_fallbacks =
+            validate(raw::read_raw_over(None, Some(&empty), env).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&empty);
+        assert_eq!(format!("{from_file:#?}"), format!("{from_fallbacks:#?}"));
+    }
+
+    #[test]
+    fn a_file_overrides_the_built_in_defaults_and_the_environment_overrides_both() {
+        let file = std::env::temp_dir().join(format!(
+            "txhook-config-layers-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&file, "batch_max = 32\nbatch_writers = 3\n").unwrap();
+        let config = load_with(Some(&file), |var| match var {
+            "DATABASE_URL" => Some("postgres://txhook@127.0.0.1:1/unused".to_owned()),
+            "TXHOOK_SHARED_KEY" => Some("a-shared-key-of-some-length-8c1e".to_owned()),
+            "TXHOOK_BATCH_WRITERS" => Some("4".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(config.batch.max_batch, 32);
+        assert_eq!(config.batch.writers, 4);
+        assert_eq!(
+            config.batch.queue_capacity, 2048,
+            "from the built-in defaults"
+        );
+    }
+
     #[test]
     fn batches_whose_bodies_could_pass_postgresqls_value_limit_are_refused() {
         assert!(load_shipped(&[]).is_ok());

@@ -178,26 +178,47 @@ impl Raw {
 }
 
 /// `path` (or `./config.toml` when present), then the environment over it.
+/// The shipped `config.toml`: every setting's default, in one place. The file a deployment
+/// gives is laid over it, and the environment over both.
+pub(super) const DEFAULTS: &str = include_str!("../../config.toml");
+
 pub(super) fn read_raw(
     path: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Raw, ConfigError> {
+    read_raw_over(Some(DEFAULTS), path, env)
+}
+
+/// Like [`read_raw`], over `defaults` (the text of a config file) instead of the shipped ones;
+/// `None`: over nothing, so that validation's own fallbacks show (a test compares the two).
+pub(super) fn read_raw_over(
+    defaults: Option<&str>,
+    path: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Raw, ConfigError> {
+    let mut table = match defaults {
+        Some(text) => parse("the built-in defaults", text)?,
+        None => toml::Table::new(),
+    };
     let file = match path {
         Some(p) => Some(p.to_path_buf()),
         None => Some(Path::new("config.toml").to_path_buf()).filter(|p| p.exists()),
     };
-    let mut raw = match file {
-        Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| ConfigError::Load(format!("{}: {e}", p.display())))?;
-            // toml's messages quote the offending line, which may hold a secret: keep only
-            // the first line of the message, which names the key and position.
-            toml::from_str(&text).map_err(|e: toml::de::Error| {
-                ConfigError::Load(format!("{}: {}", p.display(), e.message()))
-            })?
-        }
-        None => Raw::default(),
-    };
+    if let Some(p) = file {
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| ConfigError::Load(format!("{}: {e}", p.display())))?;
+        table.extend(parse(&p.display().to_string(), &text)?);
+    }
+    let mut raw: Raw = table.try_into().map_err(|e: toml::de::Error| {
+        ConfigError::Load(format!("configuration: {}", e.message()))
+    })?;
     raw.apply_env(env)?;
     Ok(raw)
+}
+
+/// A config file's settings. toml's messages quote the offending line, which may hold a
+/// secret: only the first line of the message, which names the key and position, is kept.
+fn parse(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Load(format!("{name}: {}", e.message())))
 }
