@@ -168,7 +168,7 @@ def compose_txhook_waits_for_healthy_database_and_uses_env_example():
     assert tx["depends_on"]["db"]["condition"] == "service_healthy"
     assert tx["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert tx["env_file"][0] == {"path": ".env.example", "required": True}
-    assert "8080:8080" in tx["ports"]
+    assert "127.0.0.1:8080:8080" in tx["ports"], "the dev stack listens on loopback only"
     assert tx["build"]["context"] == "."
     assert seconds(tx["stop_grace_period"]) >= 30, "SIGTERM drain needs 30 s"
     assert tx["read_only"] is True and tx["cap_drop"] == ["ALL"]
