@@ -20,6 +20,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `txhook config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Report every problem at once (exit 1), or print the effective settings with secrets
+    /// redacted (exit 0). Every setting, its variable and its default: config.toml.
+    Check,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations, then serve the receiver until SIGTERM or ctrl-c (registering with
@@ -57,6 +65,10 @@ pub enum Command {
         #[arg(long, value_parser = parse_time)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Check the configuration (config.toml, --config, the environment): report every
+    /// problem at once, or print the effective settings with secrets redacted.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Exit 0 when the server's /readyz answers 200, 1 otherwise (for container health
     /// checks). Needs no configuration.
     Healthcheck {

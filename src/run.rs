@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cli::{Cli, Command, SubscribeArgs};
+use crate::cli::{Cli, Command, ConfigCommand, SubscribeArgs};
 use crate::config::{self, Config, WriteMode};
 use crate::http::{AppState, app};
 use crate::provider::{ProviderError, Registrar, StatusHandle};
@@ -28,6 +28,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config, listener, server::shutdown_signal()).await
         }
         Command::Migrate => migrate(&config::load(path)?).await,
+        Command::Config(ConfigCommand::Check) => match config::check(path) {
+            Ok(config) => {
+                println!("{config:#?}");
+                println!("configuration is valid");
+                Ok(())
+            }
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("problem: {p}");
+                }
+                anyhow::bail!("{} configuration problem(s)", problems.len())
+            }
+        },
         Command::Subscribe(args) => subscribe(&config::load(path)?, &args).await,
         Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
         Command::Bench(args) => devtools::bench(&config::load_client(path)?, &args).await,

@@ -6,6 +6,7 @@
 //!
 //! [`raw`] reads the file and the environment; [`validate`] turns that into [`Config`].
 
+mod check;
 mod raw;
 mod secrets;
 mod upstream;
@@ -144,6 +145,11 @@ pub struct ClientConfig {
 /// Loads the configuration: `path` (or `./config.toml` when present), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     load_with(path, |var| std::env::var(var).ok())
+}
+
+/// Every problem of the configuration at `path` and the environment, or the configuration.
+pub fn check(path: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
+    check::check(path, |var| std::env::var(var).ok())
 }
 
 /// Like [`load`], with the environment given as a function (tests pass their own).
