@@ -12,6 +12,8 @@ mod browser;
 mod common;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "console/hostile.rs"]
+mod hostile;
 
 use serde_json::json;
 
