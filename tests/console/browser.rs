@@ -37,7 +37,9 @@ pub fn wanted() -> bool {
 /// `$var` if set, else the first of `names` on PATH.
 fn binary(var: &str, names: &[&str]) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "{var}={} is not a file", p.display());
+        return p;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     names
