@@ -147,6 +147,23 @@ async fn signing_in_with_the_admin_token_opens_the_overview() {
     browser.find("table#rejected-by-reason").await;
     browser.find("table#destinations-health").await;
     browser.screenshot("overview").await;
+
+    // Signing out: the button is readable (not white on the white header) and ends the
+    // session.
+    let color = browser
+        .js("return getComputedStyle(document.querySelector('form.logout button')).color")
+        .await;
+    assert_ne!(
+        color,
+        json!("rgb(255, 255, 255)"),
+        "sign out is white on white"
+    );
+    let sign_out = browser.find("form.logout button").await;
+    assert_eq!(sign_out.text().await.unwrap(), "Sign out");
+    sign_out.click().await.unwrap();
+    browser.find("form#login").await;
+    browser.visit("/console").await;
+    browser.find("form#login").await;
     browser.finish().await;
 }
 
