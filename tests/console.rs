@@ -421,11 +421,11 @@ async fn a_rejected_request_is_listed_with_its_reason() {
 }
 
 #[tokio::test]
-async fn destinations_show_their_failures_and_can_be_paused_from_the_console() {
+async fn a_destination_is_listed_and_can_be_paused_from_the_console() {
     let Some((app, browser)) = signed_in().await else {
         return;
     };
-    // Nothing listens there: deliveries fail and the page says so.
+    // Nothing listens there; what matters here is the page and its forms.
     let url = format!("http://127.0.0.1:{}/hooks", closed_port());
     let r = app
         .client
