@@ -18,6 +18,11 @@
 # behind, and exports its DATABASE_URL. The cluster is left running so the next run reuses
 # it; stop it with `scripts/pg.sh stop test`. TXHOOK_TEST_PG_PORT overrides the port.
 #
+# The console's browser tests need Chromium and chromedriver (Debian's `chromium` and
+# `chromium-driver`): installed with apt-get (sudo when not root) when they are missing and
+# the tests to run include them. TXHOOK_CHROMIUM / TXHOOK_CHROMEDRIVER point at other
+# binaries; TXHOOK_SKIP_BROWSER=1 skips those tests (they fail without a browser otherwise).
+#
 # With no arguments it runs `cargo test --all-targets --locked`, checks that schema.sql
 # matches migrations/ (scripts/schema.sh --check), runs the API suite once more in the
 # `single` write mode, then the fault suite (scripts/faults.sh).
@@ -28,6 +33,67 @@ say() { printf 'test.sh: %s\n' "$*" >&2; }
 
 command -v cargo >/dev/null 2>&1 ||
     { say "cargo not found; install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+# The console's browser tests (tests/console.rs) drive Debian's headless Chromium through
+# chromedriver. When the tests to run include them and either is missing, install both
+# (`chromium chromium-driver`) the way scripts/pg.sh installs PostgreSQL. TXHOOK_CHROMIUM and
+# TXHOOK_CHROMEDRIVER name other binaries; TXHOOK_SKIP_BROWSER=1 skips those tests (and this).
+browser_tests_selected() {
+    local arg prev=""
+    [[ $# -eq 0 ]] && return 0
+    for arg in "$@"; do
+        [[ $arg == -- ]] && break
+        case "$arg" in
+        --all-targets | --tests | --test=console) return 0 ;;
+        esac
+        [[ $prev == --test && $arg == console ]] && return 0
+        prev="$arg"
+    done
+    # No target named: cargo runs them all.
+    for arg in "$@"; do
+        [[ $arg == -- ]] && break
+        case "$arg" in
+        --test | --test=* | --lib | --bin | --bin=* | --bins | --example* | --bench* | --doc) return 1 ;;
+        esac
+    done
+    return 0
+}
+
+have_browser() {
+    { [[ -n ${TXHOOK_CHROMIUM:-} ]] || command -v chromium >/dev/null 2>&1; } &&
+        { [[ -n ${TXHOOK_CHROMEDRIVER:-} ]] || command -v chromedriver >/dev/null 2>&1; }
+}
+
+install_browser() {
+    local -a sudo=()
+    command -v apt-get >/dev/null 2>&1 || {
+        say "chromium/chromedriver not found and apt-get is not available: install Chromium and"
+        say "its chromedriver (or set TXHOOK_CHROMIUM and TXHOOK_CHROMEDRIVER), or set"
+        say "TXHOOK_SKIP_BROWSER=1 to skip the console's browser tests"
+        exit 1
+    }
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || {
+            say "chromium/chromedriver not found; installing them needs root. Run:"
+            say "apt-get install chromium chromium-driver (as root), or set TXHOOK_SKIP_BROWSER=1"
+            exit 1
+        }
+        sudo=(sudo)
+    fi
+    say "chromium or chromedriver not found; installing them: apt-get install chromium chromium-driver"
+    ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update >&2 ||
+        { say "apt-get update failed"; exit 1; }
+    ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+        --no-install-recommends -o DPkg::Lock::Timeout=300 chromium chromium-driver >&2 ||
+        { say "apt-get install chromium chromium-driver failed"; exit 1; }
+    have_browser || { say "chromium was installed but chromium or chromedriver is not on PATH"; exit 1; }
+}
+
+if [[ ${TXHOOK_SKIP_BROWSER:-} == 1 ]]; then
+    say "TXHOOK_SKIP_BROWSER=1: the console's browser tests are skipped"
+elif browser_tests_selected "$@" && ! have_browser; then
+    install_browser
+fi
 
 private=0
 if [[ -n ${DATABASE_URL:-} ]]; then

@@ -23,6 +23,8 @@ pub fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · txhook" }
+                // Without an icon of its own, the browser asks for /favicon.ico, a 404.
+                link rel="icon" type="image/svg+xml" href="/console/assets/favicon.svg";
                 link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/console.js" defer {}
             }

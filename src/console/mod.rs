@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
+        .route("/console/assets/favicon.svg", get(icon))
         .layer(axum::middleware::map_response(secure_headers))
 }
 
@@ -89,6 +90,17 @@ async fn js() -> Response {
             (header::CACHE_CONTROL, "max-age=300"),
         ],
         include_str!("assets/console.js"),
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("assets/favicon.svg"),
     )
         .into_response()
 }

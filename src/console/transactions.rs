@@ -185,7 +185,10 @@ pub async fn one(
     ))
 }
 
-/// `s` for a URL's path segment or query value.
+/// `s` for a URL's path segment or query value. A space is `%20`, not the form encoding's
+/// `+`, which a path keeps as a plus (a transaction id with a space was not found).
 pub fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
