@@ -226,7 +226,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
             backoff_initial: Duration::from_millis(
                 raw.delivery_backoff_initial_ms.unwrap_or(1000).max(10),
             ),
-            per_destination: 8,
+            per_destination: 16,
         },
         projection_wait: secs("TXHOOK_PROJECTION_WAIT_SECS", raw.projection_wait_secs, 5)?,
         shutdown_timeout: secs(

@@ -73,12 +73,32 @@ pub async fn run(store: Store, options: DeliveryOptions, mut stop: watch::Receiv
     let mut attempts: JoinSet<Uuid> = JoinSet::new();
     let mut gauges_at = Instant::now();
     let mut pruned_at = Instant::now();
+    let mut destinations: Vec<DestinationRow> = Vec::new();
+    // Fanning out (and re-reading the destinations) when the log grew or a tick passed;
+    // claiming whenever an attempt ends and frees a slot.
+    let mut fan_due = true;
     loop {
         if *stop.borrow() {
             break;
         }
-        grew.borrow_and_update();
-        if let Err(e) = round(&store, &client, options, &mut in_flight, &mut attempts).await {
+        if fan_due {
+            fan_due = false;
+            grew.borrow_and_update();
+            match fan_out_all(&store).await {
+                Ok(list) => destinations = list,
+                Err(e) => tracing::warn!(error = %e, "delivery fan-out failed"),
+            }
+        }
+        if let Err(e) = claim_all(
+            &store,
+            &client,
+            options,
+            &destinations,
+            &mut in_flight,
+            &mut attempts,
+        )
+        .await
+        {
             tracing::warn!(error = %e, "delivery round failed");
         }
         if gauges_at.elapsed() >= GAUGES_EVERY {
@@ -92,8 +112,8 @@ pub async fn run(store: Store, options: DeliveryOptions, mut stop: watch::Receiv
             }
         }
         tokio::select! {
-            _ = grew.changed() => {}
-            () = tokio::time::sleep(TICK) => {}
+            _ = grew.changed() => fan_due = true,
+            () = tokio::time::sleep(TICK) => fan_due = true,
             Some(done) = attempts.join_next(), if !attempts.is_empty() => {
                 settle(&mut in_flight, done);
             }
@@ -117,21 +137,28 @@ fn settle(in_flight: &mut HashMap<Uuid, usize>, done: Result<Uuid, tokio::task::
     }
 }
 
-/// One round: fan out to every destination, then start the due attempts there is room for.
-async fn round(
+/// Fans new events out to every destination that is not paused; returns the destinations.
+async fn fan_out_all(store: &Store) -> Result<Vec<DestinationRow>, StoreError> {
+    let destinations = store.destinations().await?;
+    if destinations.iter().any(|d| !d.paused) {
+        let projected = store.projection_position().await?;
+        for d in destinations.iter().filter(|d| !d.paused) {
+            fan_out(store, d.id, projected).await?;
+        }
+    }
+    Ok(destinations)
+}
+
+/// Starts the due attempts there is room for, at every destination that is not paused.
+async fn claim_all(
     store: &Store,
     client: &reqwest::Client,
     options: DeliveryOptions,
+    destinations: &[DestinationRow],
     in_flight: &mut HashMap<Uuid, usize>,
     attempts: &mut JoinSet<Uuid>,
 ) -> Result<(), StoreError> {
-    let destinations = store.destinations().await?;
-    if destinations.is_empty() {
-        return Ok(());
-    }
-    let projected = store.projection_position().await?;
-    for d in destinations.into_iter().filter(|d| !d.paused) {
-        fan_out(store, d.id, projected).await?;
+    for d in destinations.iter().filter(|d| !d.paused) {
         let busy = in_flight.get(&d.id).copied().unwrap_or(0);
         let free = options.per_destination.saturating_sub(busy);
         if free == 0 {
@@ -168,7 +195,7 @@ async fn fan_out(store: &Store, id: Uuid, projected: Position) -> Result<(), Sto
         if at >= projected {
             break;
         }
-        let rows = store.events_after_position(at, FAN_OUT_PAGE).await?;
+        let rows = store.event_heads_after(at, FAN_OUT_PAGE).await?;
         let mut moved = false;
         for row in rows {
             let position = row.position()?;

@@ -96,6 +96,31 @@ impl Store {
         }
     }
 
+    /// Like [`Store::events_after_position`] without bodies and headers (left empty): what
+    /// a filter looks at, read cheaply.
+    pub async fn event_heads_after(
+        &self,
+        from: Position,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let rows = sqlx::query_as(
+            "select txid::text as txid, sequence, source, received_at, dedup_key, outcome,
+                    quarantine_reason, transaction_id, state, transaction_type, event_name,
+                    entity_id, event_time, '{}'::jsonb as headers, ''::bytea as body
+               from events
+              where (txid, sequence) > ($1::xid8, $2)
+                and txid < pg_snapshot_xmin(pg_current_snapshot())
+              order by txid, sequence
+              limit $3",
+        )
+        .bind(from.txid.to_string())
+        .bind(from.sequence)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     /// Up to `limit` events after `from`, in log order.
     pub async fn events_after_position(
         &self,
