@@ -191,7 +191,7 @@ pub async fn serve(
     // Deliveries to destinations, on connections of their own: a slow or dead endpoint
     // never takes a connection the callbacks need.
     let delivering = tokio::spawn(push::deliver(
-        store.with_own_pool(&config, 4)?,
+        store.with_own_pool(&config, 8)?,
         config.delivery,
         stop_rx.clone(),
     ));

@@ -161,7 +161,9 @@ async fn claim_all(
     for d in destinations.iter().filter(|d| !d.paused) {
         let busy = in_flight.get(&d.id).copied().unwrap_or(0);
         let free = options.per_destination.saturating_sub(busy);
-        if free == 0 {
+        // Claims come in batches: a claim per finished attempt would cost more than the
+        // attempts themselves.
+        if free == 0 || (busy > 0 && free < options.per_destination / 2) {
             continue;
         }
         let token = Uuid::new_v4();
