@@ -14,7 +14,7 @@ use crate::store::Store;
 const IDLE_LOOK: Duration = Duration::from_millis(250);
 
 /// How long a woken projector lets further commits gather before its step.
-const GATHER: Duration = Duration::from_millis(2);
+const GATHER: Duration = Duration::from_millis(10);
 
 /// How often the lag is measured for the metrics.
 const LAG_EVERY: Duration = Duration::from_secs(1);
