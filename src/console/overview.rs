@@ -84,7 +84,7 @@ pub async fn page_(state: &AppState, session: &Session) -> Result<Markup, Consol
                     tr { th { "url" } th { "backlog" } th { "failing since" } th { "dead letters" } th { "last error" } }
                     @for (d, s) in &health {
                         tr {
-                            td { (d.url) @if d.paused { " (paused)" } }
+                            td { (crate::config::redacted_url_text(&d.url)) @if d.paused { " (paused)" } }
                             td { (s.backlog) }
                             td { @if let Some(t) = s.failing_since { (time(&t)) } }
                             td { (s.dead_lettered) }

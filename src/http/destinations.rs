@@ -264,7 +264,8 @@ async fn described(state: &AppState, row: DestinationRow) -> Result<Value, ApiEr
     let status = state.store.delivery_status(row.id).await?;
     Ok(json!({
         "id": row.id,
-        "url": row.url,
+        // Credentials in the URL are the destination's secret too: never shown.
+        "url": crate::config::redacted_url_text(&row.url),
         "filter": row.filter,
         "paused": row.paused,
         "position": row.sequence,

@@ -559,3 +559,26 @@ async fn delivered_deliveries_are_forgotten_after_a_week_and_dead_letters_kept()
     assert_eq!(app.count("select count(*) from deliveries").await, 1);
     assert_eq!(destination(&app, &id).await["deadLettered"], 1);
 }
+
+#[tokio::test]
+async fn credentials_in_a_destination_url_are_never_shown() {
+    let app = TestApp::spawn().await;
+    let created = create(
+        &app,
+        json!({ "url": "https://hook-user:hook-password-123@127.0.0.1:1/hook" }),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    for shown in [
+        created.to_string(),
+        destination(&app, id).await.to_string(),
+        app.get_admin("/api/v1/destinations")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    ] {
+        assert!(!shown.contains("hook-password-123"), "{shown}");
+        assert!(shown.contains("127.0.0.1:1/hook"), "{shown}");
+    }
+}
