@@ -167,7 +167,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let batch = BatchOptions {
         // Two writers: one batch fills while the other commits; more make smaller batches on
         // a database that is busy already. Batches of at most 64 keep the wait short with no
-        // loss of throughput. Both measured with scripts/bench.sh (README, "Throughput").
+        // loss of throughput. Both measured with scripts/bench.sh (docs/throughput.md).
         writers: count("TXHOOK_BATCH_WRITERS", raw.batch_writers, 2, 64)?,
         max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 64, 10_000)?,
         queue_capacity: count("TXHOOK_QUEUE_CAPACITY", raw.queue_capacity, 2048, 1_000_000)?,
