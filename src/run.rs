@@ -197,7 +197,7 @@ pub async fn serve(
     ));
     // The event log's monthly partitions are created ahead, now and every hour.
     let partitions = tokio::spawn(store.clone().maintain_partitions(Duration::from_secs(3600)));
-    let stream_config = stream::ClientConfig::from_config(&config);
+    let stream_config = stream::StreamSettings::from_config(&config);
     let probe = readiness_probe(&config)?;
     let mut state = AppState::new(
         config,

@@ -134,7 +134,7 @@ pub struct Config {
 
 /// What the `send` dev tool needs: how to sign, and where the local server listens.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub struct SigningConfig {
     /// Address the local server listens on (the default target of `send`).
     pub listen: SocketAddr,
     pub scheme: Scheme,
@@ -162,7 +162,7 @@ pub fn load_with(
 
 /// The lighter configuration of `send`: no database, only the signing settings (the shared
 /// key is still required: `send` signs with it).
-pub fn load_client(path: Option<&Path>) -> Result<ClientConfig, ConfigError> {
+pub fn load_client(path: Option<&Path>) -> Result<SigningConfig, ConfigError> {
     load_client_with(path, |var| std::env::var(var).ok())
 }
 
@@ -170,10 +170,10 @@ pub fn load_client(path: Option<&Path>) -> Result<ClientConfig, ConfigError> {
 pub fn load_client_with(
     path: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<ClientConfig, ConfigError> {
+) -> Result<SigningConfig, ConfigError> {
     let raw = read_raw(path, env)?;
     let signing = signing(&raw, " (send signs callbacks with it)")?;
-    Ok(ClientConfig {
+    Ok(SigningConfig {
         listen: listen(&raw)?,
         scheme: signing.scheme,
         keys: signing.keys,

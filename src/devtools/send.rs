@@ -8,7 +8,7 @@ use reqwest::header::CONTENT_TYPE;
 use super::sample;
 use super::sign::signer_of;
 use crate::cli::SendArgs;
-use crate::config::ClientConfig;
+use crate::config::SigningConfig;
 
 /// Why `send` failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum SendError {
 }
 
 /// Builds (or reads) the body, signs it, POSTs it `args.repeat` times and prints each answer.
-pub async fn send(config: &ClientConfig, args: &SendArgs) -> anyhow::Result<()> {
+pub async fn send(config: &SigningConfig, args: &SendArgs) -> anyhow::Result<()> {
     let url = match &args.url {
         Some(u) => u.clone(),
         None => local_url(config),
@@ -101,7 +101,7 @@ pub async fn send(config: &ClientConfig, args: &SendArgs) -> anyhow::Result<()> 
 }
 
 /// The local server's callback URL: `TXHOOK_LISTEN`, with a wildcard address as loopback.
-pub(super) fn local_url(config: &ClientConfig) -> url::Url {
+pub(super) fn local_url(config: &SigningConfig) -> url::Url {
     let mut addr = config.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {

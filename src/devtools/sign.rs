@@ -3,7 +3,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
-use crate::config::ClientConfig;
+use crate::config::SigningConfig;
 use crate::verify::{Scheme, sign_hmac_hex, sign_standard};
 
 /// A scheme, a key and an optional static header. Its `Debug` shows no secret.
@@ -67,7 +67,7 @@ impl Signer {
 }
 
 /// The signer of the configured scheme, current key and static header.
-pub fn signer_of(config: &ClientConfig) -> Signer {
+pub fn signer_of(config: &SigningConfig) -> Signer {
     Signer::new(
         config.scheme.clone(),
         config.keys.current().to_vec(),

@@ -24,7 +24,7 @@ use crate::store::Store;
 
 /// What the client needs from the configuration.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub struct StreamSettings {
     pub url: url::Url,
     pub realm_key: SecretString,
     pub ping_interval: Duration,
@@ -33,7 +33,7 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
 }
 
-impl ClientConfig {
+impl StreamSettings {
     /// The client's settings, when a realm key is configured (ingestion runs only then).
     pub fn from_config(c: &Config) -> Option<Self> {
         Some(Self {
@@ -60,7 +60,7 @@ pub fn install_crypto_provider() {
 /// Runs ingestion until `stop` turns true (or its sender goes away).
 #[tracing::instrument(name = "stream", skip_all, fields(url = %crate::config::redacted_url(&cfg.url)))]
 pub async fn run(
-    cfg: ClientConfig,
+    cfg: StreamSettings,
     store: Store,
     status: Arc<StreamStatus>,
     mut stop: watch::Receiver<bool>,

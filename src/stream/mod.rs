@@ -13,5 +13,5 @@ mod session;
 mod status;
 pub mod timestamp;
 
-pub use client::{ClientConfig, install_crypto_provider, run};
+pub use client::{StreamSettings, install_crypto_provider, run};
 pub use status::{Snapshot, State, StreamStatus};

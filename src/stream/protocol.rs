@@ -43,7 +43,7 @@ fn outgoing(kind: &str, key: &SecretString) -> String {
 
 /// A frame from the server, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Incoming {
+pub enum ServerFrame {
     /// `info`: the realm id, or [`NO_REALM`] before an `error`.
     Info {
         realm: String,
@@ -102,7 +102,7 @@ struct Raw {
 }
 
 /// Reads a text frame.
-pub fn parse(text: &str) -> Result<Incoming, Malformed> {
+pub fn parse(text: &str) -> Result<ServerFrame, Malformed> {
     let raw: Raw = serde_json::from_str(text).map_err(|_| Malformed::NotJson)?;
     let kind = raw.kind.ok_or(Malformed::NoType)?;
     let realm = |kind: &'static str| {
@@ -112,16 +112,16 @@ pub fn parse(text: &str) -> Result<Incoming, Malformed> {
         })
     };
     Ok(match kind.as_str() {
-        "info" => Incoming::Info {
+        "info" => ServerFrame::Info {
             realm: realm("info")?,
         },
-        "subscribe" => Incoming::Subscribed {
+        "subscribe" => ServerFrame::Subscribed {
             realm: realm("subscribe")?,
         },
-        "unsubscribe" => Incoming::Unsubscribed {
+        "unsubscribe" => ServerFrame::Unsubscribed {
             realm: realm("unsubscribe")?,
         },
-        "error" => Incoming::Error {
+        "error" => ServerFrame::Error {
             message: realm("error")?,
         },
         "notification" => {
@@ -139,7 +139,7 @@ pub fn parse(text: &str) -> Result<Incoming, Malformed> {
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return Err(missing("data")),
             };
-            Incoming::Notification(Notification {
+            ServerFrame::Notification(Notification {
                 event,
                 entity_id,
                 timestamp: raw.timestamp.as_ref().and_then(Timestamp::from_json),
@@ -167,26 +167,26 @@ mod tests {
     fn documented_server_frames_are_read() {
         assert_eq!(
             parse(r#"{"type":"info","realm":"NONE","timestamp":1671547687}"#),
-            Ok(Incoming::Info {
+            Ok(ServerFrame::Info {
                 realm: "NONE".into()
             })
         );
         assert_eq!(
             parse(r#"{"type":"error","realm":"Invalid Realm Key.","timestamp":1671547687}"#),
-            Ok(Incoming::Error {
+            Ok(ServerFrame::Error {
                 message: "Invalid Realm Key.".into()
             })
         );
         assert_eq!(
             parse(r#"{"type":"subscribe","realm":"r1","timestamp":1671547687}"#),
-            Ok(Incoming::Subscribed { realm: "r1".into() })
+            Ok(ServerFrame::Subscribed { realm: "r1".into() })
         );
         let n = parse(
             r#"{"type":"notification","event":"transaction.done","data":"63967141191e9023f356df9f","timestamp":"162553625262"}"#,
         );
         assert_eq!(
             n,
-            Ok(Incoming::Notification(Notification {
+            Ok(ServerFrame::Notification(Notification {
                 event: "transaction.done".into(),
                 entity_id: "63967141191e9023f356df9f".into(),
                 timestamp: Some(Timestamp {
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_notification_without_a_readable_timestamp_is_still_read() {
-        let Ok(Incoming::Notification(n)) =
+        let Ok(ServerFrame::Notification(n)) =
             parse(r#"{"type":"notification","event":"a.b","data":"e1"}"#)
         else {
             panic!("not read");

@@ -14,8 +14,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::catalogue::EventName;
-use super::client::{ClientConfig, stopped};
-use super::protocol::{self, Incoming, NO_REALM};
+use super::client::{StreamSettings, stopped};
+use super::protocol::{self, NO_REALM, ServerFrame};
 use super::status::StreamStatus;
 use crate::retry::Backoff;
 use crate::store::{NewStreamEvent, Store, StreamOutcome};
@@ -36,7 +36,7 @@ pub(super) enum End {
 }
 
 pub(super) struct Session<'a> {
-    pub(super) cfg: &'a ClientConfig,
+    pub(super) cfg: &'a StreamSettings,
     pub(super) store: &'a Store,
     pub(super) status: &'a StreamStatus,
 }
@@ -137,27 +137,27 @@ impl Session<'_> {
             }
         };
         Some(match frame {
-            Incoming::Info { realm } if realm == NO_REALM => {
+            ServerFrame::Info { realm } if realm == NO_REALM => {
                 tracing::warn!("stream server knows no realm for this key");
                 Step::Continue
             }
-            Incoming::Info { realm } => {
+            ServerFrame::Info { realm } => {
                 tracing::debug!(%realm, "stream info");
                 Step::Continue
             }
-            Incoming::Subscribed { realm } => {
+            ServerFrame::Subscribed { realm } => {
                 let realm = self.redact(&realm);
                 tracing::info!(%realm, "subscribed to the stream");
                 self.status.subscribed(&realm);
                 Step::Subscribed
             }
-            Incoming::Unsubscribed { .. } => Step::Unsubscribed,
-            Incoming::Error { message } if !subscribed => Step::Refused(self.redact(&message)),
-            Incoming::Error { message } => {
+            ServerFrame::Unsubscribed { .. } => Step::Unsubscribed,
+            ServerFrame::Error { message } if !subscribed => Step::Refused(self.redact(&message)),
+            ServerFrame::Error { message } => {
                 tracing::warn!(error = %self.redact(&message), "stream server reported an error");
                 Step::Continue
             }
-            Incoming::Notification(n) => {
+            ServerFrame::Notification(n) => {
                 let ev = NewStreamEvent {
                     event: &n.event,
                     entity_id: &n.entity_id,

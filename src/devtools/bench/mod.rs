@@ -24,7 +24,7 @@ pub use check::Checked;
 pub use report::Report;
 
 use crate::cli::BenchArgs;
-use crate::config::ClientConfig;
+use crate::config::SigningConfig;
 use corpus::Maker;
 use load::Plan;
 
@@ -46,7 +46,7 @@ pub enum BenchError {
 }
 
 /// Runs the benchmark described by `args` and prints its report.
-pub async fn bench(config: &ClientConfig, args: &BenchArgs) -> anyhow::Result<()> {
+pub async fn bench(config: &SigningConfig, args: &BenchArgs) -> anyhow::Result<()> {
     let url = args
         .url
         .clone()
