@@ -12,7 +12,6 @@ use super::error::ConsoleError;
 use super::layout::{csrf, page as shell, time};
 use super::session::{self, Session};
 use crate::http::AppState;
-use crate::store::Position;
 
 #[derive(Deserialize)]
 pub struct ReplayForm {
@@ -86,17 +85,11 @@ pub async fn replay(
     Form(form): Form<ReplayForm>,
 ) -> Result<Response, ConsoleError> {
     checked(&session, &headers, &form.csrf)?;
-    let from = if form.from <= 1 {
-        Position::default()
-    } else {
-        let at = state.store.position_of(form.from).await?.ok_or_else(|| {
-            ConsoleError::BadRequest(format!("no event has sequence {}", form.from))
-        })?;
-        Position {
-            txid: at.txid,
-            sequence: form.from - 1,
-        }
-    };
+    let from = state
+        .store
+        .position_before(form.from)
+        .await?
+        .ok_or_else(|| ConsoleError::BadRequest(format!("no event has sequence {}", form.from)))?;
     if !state.store.replay_destination(id, from).await? {
         return Err(ConsoleError::NotFound);
     }

@@ -293,18 +293,11 @@ async fn found(state: &AppState, id: &str) -> Result<DestinationRow, ApiError> {
 
 /// The position just before the event `sequence`, so that it is the first one delivered.
 async fn before(state: &AppState, sequence: i64) -> Result<Position, ApiError> {
-    if sequence <= 1 {
-        return Ok(Position::default());
-    }
-    let at = state
+    state
         .store
-        .position_of(sequence)
+        .position_before(sequence)
         .await?
-        .ok_or_else(|| bad("from", &TailError::UnknownPosition(sequence).to_string()))?;
-    Ok(Position {
-        txid: at.txid,
-        sequence: sequence - 1,
-    })
+        .ok_or_else(|| bad("from", &TailError::UnknownPosition(sequence).to_string()))
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {

@@ -82,6 +82,18 @@ impl Store {
         txid.map(|t| Position::parse(&t, sequence)).transpose()
     }
 
+    /// The position just before the event `sequence`, so that a reader starting there reads
+    /// that event first (1 or less: the start of the log); `None` when there is no such event.
+    pub async fn position_before(&self, sequence: i64) -> Result<Option<Position>, StoreError> {
+        if sequence <= 1 {
+            return Ok(Some(Position::default()));
+        }
+        Ok(self.position_of(sequence).await?.map(|at| Position {
+            txid: at.txid,
+            sequence: sequence - 1,
+        }))
+    }
+
     /// The position of the log's last event (the start when it is empty): a consumer that
     /// starts "from now" starts there.
     pub async fn log_end(&self) -> Result<Position, StoreError> {
