@@ -55,6 +55,27 @@ pub enum TailError {
 /// always holds at least one item); the cursor walks on from where a page stops.
 pub const PAGE_MAX_BODY_BYTES: i64 = 8 * 1_048_576;
 
+/// A page of the log's tail after the position `($1, $2)` (txid as text, sequence): only
+/// rows older than every writer still running, in tail order, at most `$3` of them and at
+/// most `$4` bytes of bodies before the last (a page always holds one event). The running
+/// sum streams in the index's order, so the rows past the page are never read. `columns`
+/// are selected from each row. Every reader of the tail pages through this.
+pub(super) fn tail_page(columns: &str) -> String {
+    format!(
+        "select {columns} from (
+             select events.*,
+                    sum(octet_length(body)) over (order by txid, sequence
+                        rows between unbounded preceding and 1 preceding) as before
+               from events
+              where (txid, sequence) > ($1::xid8, $2)
+                and txid < pg_snapshot_xmin(pg_current_snapshot())
+              order by txid, sequence
+              limit $3) page
+          where coalesce(before, 0) < $4
+          order by page.txid, page.sequence"
+    )
+}
+
 pub(super) const COLUMNS: &str =
     "txid::text as txid, sequence, source, received_at, dedup_key, outcome, quarantine_reason,
     transaction_id, state, transaction_type, event_name, entity_id, event_time, headers, body";
@@ -115,19 +136,15 @@ impl Store {
         from: Position,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let rows = sqlx::query_as(
-            "select txid::text as txid, sequence, source, received_at, dedup_key, outcome,
-                    quarantine_reason, transaction_id, state, transaction_type, event_name,
-                    entity_id, event_time, '{}'::jsonb as headers, ''::bytea as body
-               from events
-              where (txid, sequence) > ($1::xid8, $2)
-                and txid < pg_snapshot_xmin(pg_current_snapshot())
-              order by txid, sequence
-              limit $3",
-        )
+        let rows = sqlx::query_as(&tail_page(
+            "txid::text as txid, sequence, source, received_at, dedup_key, outcome,
+             quarantine_reason, transaction_id, state, transaction_type, event_name, entity_id,
+             event_time, '{}'::jsonb as headers, ''::bytea as body",
+        ))
         .bind(from.txid.to_string())
         .bind(from.sequence)
         .bind(i64::from(limit))
+        .bind(PAGE_MAX_BODY_BYTES)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
@@ -139,28 +156,13 @@ impl Store {
         from: Position,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
-        // A page ends at `limit` events or once the bodies before an event reach
-        // PAGE_MAX_BODY_BYTES, whichever comes first (it always holds one event). The running
-        // sum streams in the index's order, so the rows past the page are never read.
-        let rows = sqlx::query_as(&format!(
-            "select {COLUMNS} from (
-                 select events.*,
-                        sum(octet_length(body)) over (order by txid, sequence
-                            rows between unbounded preceding and 1 preceding) as before
-                   from events
-                  where (txid, sequence) > ($1::xid8, $2)
-                    and txid < pg_snapshot_xmin(pg_current_snapshot())
-                  order by txid, sequence
-                  limit $3) page
-              where coalesce(before, 0) < $4
-              order by page.txid, page.sequence"
-        ))
-        .bind(from.txid.to_string())
-        .bind(from.sequence)
-        .bind(i64::from(limit))
-        .bind(PAGE_MAX_BODY_BYTES)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as(&tail_page(COLUMNS))
+            .bind(from.txid.to_string())
+            .bind(from.sequence)
+            .bind(i64::from(limit))
+            .bind(PAGE_MAX_BODY_BYTES)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows)
     }
 

@@ -175,21 +175,9 @@ impl Store {
 impl ProjectionStep {
     /// Up to `limit` events after the step's position, in tail order.
     pub async fn events(&mut self, limit: i64) -> Result<Vec<Unprojected>, StoreError> {
-        // Bounded by bytes too (PAGE_MAX_BODY_BYTES), like every page of the log.
-        let rows: Vec<UnprojectedRow> = sqlx::query_as(
-            "select txid::text, sequence, received_at, body from (
-                 select txid, sequence, received_at,
-                        case when source = 'callback' then body end as body,
-                        sum(octet_length(body)) over (order by txid, sequence
-                            rows between unbounded preceding and 1 preceding) as before
-                   from events
-                  where (txid, sequence) > ($1::xid8, $2)
-                    and txid < pg_snapshot_xmin(pg_current_snapshot())
-                  order by txid, sequence
-                  limit $3) page
-              where coalesce(before, 0) < $4
-              order by page.txid, page.sequence",
-        )
+        let rows: Vec<UnprojectedRow> = sqlx::query_as(&super::events::tail_page(
+            "txid::text, sequence, received_at, case when source = 'callback' then body end",
+        ))
         .bind(self.position.txid.to_string())
         .bind(self.position.sequence)
         .bind(limit)

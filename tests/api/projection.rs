@@ -283,15 +283,7 @@ async fn projection_metrics_show_position_and_lag() {
     app.projected().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics_text().await;
         if [
             "txhook_projection_position",
             "txhook_projection_lag_events",
