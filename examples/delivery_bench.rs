@@ -104,7 +104,7 @@ async fn start(admin: &str) -> anyhow::Result<(String, String)> {
     let config = txhook::config::load_with(Some(&empty), |var| {
         env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
     })?;
-    let listener = TcpListener::bind(config.listen).await?;
+    let listener = TcpListener::bind(config.server.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(txhook::serve(config, listener, std::future::pending()));
     let client = reqwest::Client::new();

@@ -14,6 +14,7 @@ pub mod mock;
 pub mod projection;
 pub mod provider;
 pub mod push;
+pub mod redact;
 pub mod server;
 pub mod store;
 pub mod stream;

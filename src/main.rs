@@ -8,7 +8,7 @@ use txhook::{config, telemetry};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logging starts first so that configuration errors are logged in the chosen format.
-    telemetry::init_logging(config::log_format_from_env().unwrap_or(config::LogFormat::Text));
+    telemetry::init_logging(config::log_format_from_env().unwrap_or(telemetry::LogFormat::Text));
     // Each command loads the configuration it needs (`send` and `mock-provider` need no
     // database).
     match txhook::run(cli).await {

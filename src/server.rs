@@ -6,6 +6,7 @@
 //! that have nothing in flight.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,9 +23,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections open at once when nothing else is configured.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
-/// How a listener is served.
+/// The server section of the configuration: where to listen and how connections are served.
 #[derive(Debug, Clone, Copy)]
-pub struct ServeOptions {
+pub struct ServerSettings {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
     /// Connections open at once; beyond it a new connection is closed as soon as it is
     /// accepted (and counted in `txhook_connections_refused_total`).
     pub max_connections: usize,
@@ -32,9 +35,10 @@ pub struct ServeOptions {
     pub drain: Duration,
 }
 
-impl Default for ServeOptions {
+impl Default for ServerSettings {
     fn default() -> Self {
         Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             drain: Duration::from_secs(25),
         }
@@ -47,7 +51,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()>,
-    options: ServeOptions,
+    options: ServerSettings,
 ) {
     // hyper's HTTP/1 server directly, not the auto (HTTP/1 or 2) builder: its protocol
     // detection reads without a timer, and serves HTTP/2 to a client that asks for it even

@@ -9,8 +9,6 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogFormat;
-
 /// Libraries whose detailed logs would print what must never be logged, and the most they
 /// may log whatever `RUST_LOG` asks (no directive, however specific, lifts the cap).
 const CAPPED: [(&str, LevelFilter); 9] = [
@@ -29,6 +27,13 @@ const CAPPED: [(&str, LevelFilter); 9] = [
     ("tokio_rustls", LevelFilter::DEBUG),
     ("hyper_rustls", LevelFilter::DEBUG),
 ];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Starts logging: `RUST_LOG` filter (default `info`), text or JSON lines on stderr.
 pub fn init_logging(format: LogFormat) {

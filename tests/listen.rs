@@ -291,7 +291,7 @@ impl App {
         std::fs::write(&empty, "").unwrap();
         let config = txhook::config::load_with(Some(&empty), |var| env.get(var).cloned())
             .expect("a valid configuration");
-        let listener = TcpListener::bind(config.listen).await.unwrap();
+        let listener = TcpListener::bind(config.server.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(txhook::serve(config, listener, async {

@@ -53,12 +53,9 @@ pub fn check(
 /// A value of `var` that passes validation: the built-in default when there is one, else a
 /// dummy for the settings that have none.
 fn stand_in(var: &str) -> Option<String> {
-    let key = var
-        .strip_prefix("TXHOOK_")
-        .unwrap_or(var)
-        .to_ascii_lowercase();
+    let key = super::SETTINGS.iter().find(|(_, v)| *v == var)?.0;
     let defaults: toml::Table = super::raw::DEFAULTS.parse().ok()?;
-    if let Some(v) = defaults.get(&key) {
+    if let Some(v) = defaults.get(key) {
         return Some(match v {
             toml::Value::String(s) => s.clone(),
             other => other.to_string(),

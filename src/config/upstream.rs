@@ -7,37 +7,6 @@ use url::{Host, Url};
 
 use super::ConfigError;
 
-/// `url` as it may be printed: any userinfo replaced by `***`.
-pub fn redacted(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut shown = url.clone();
-    // Only URLs that cannot have credentials refuse these, and this one has some.
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("***");
-    shown.to_string()
-}
-
-/// `s`, a URL that may not parse, with anything between `://` and the last `@` of its
-/// authority replaced by `***`.
-pub fn redacted_text(s: &str) -> String {
-    let Some(start) = s.find("://").map(|i| i + 3) else {
-        // No authority to speak of; a bare `user:pass@host` still loses its userinfo.
-        return match s.rfind('@') {
-            Some(at) => format!("***{}", &s[at..]),
-            None => s.to_owned(),
-        };
-    };
-    let end = s[start..]
-        .find(['/', '?', '#'])
-        .map_or(s.len(), |i| start + i);
-    match s[start..end].rfind('@') {
-        Some(at) => format!("{}***{}", &s[..start], &s[start + at..]),
-        None => s.to_owned(),
-    }
-}
-
 /// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -64,7 +33,7 @@ pub fn require_encrypted(
         why: format!(
             "{} would send secrets unencrypted: use {secure}://, or set \
              TXHOOK_ALLOW_INSECURE_UPSTREAM=true if the network to it is trusted",
-            redacted(url)
+            crate::redact::url(url)
         ),
     })
 }
@@ -75,28 +44,6 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
-    }
-
-    #[test]
-    fn userinfo_is_redacted() {
-        assert_eq!(
-            redacted(&url("https://user:pa55@api.example/x?y=1")),
-            "https://***@api.example/x?y=1"
-        );
-        assert_eq!(
-            redacted(&url("wss://:pa55@s.example")),
-            "wss://***@s.example/"
-        );
-        assert_eq!(
-            redacted(&url("https://api.example/")),
-            "https://api.example/"
-        );
-        assert_eq!(
-            redacted_text("http://u:p@ss@host:99999/a@b"),
-            "http://***@host:99999/a@b"
-        );
-        assert_eq!(redacted_text("u:p@host"), "***@host");
-        assert_eq!(redacted_text("not a url"), "not a url");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Mar
             p { "Endpoints txhook pushes events to (managed through /api/v1/destinations)." }
             @for (d, s, dead) in &rows {
                 section.destination data-id=(d.id) {
-                    h2 { (crate::config::redacted_url_text(&d.url)) @if d.paused { " (paused)" } }
+                    h2 { (crate::redact::url_text(&d.url)) @if d.paused { " (paused)" } }
                     table {
                         tr { th { "filter" } td { code { (d.filter.to_string()) } } }
                         tr { th { "position" } td { (d.sequence) } }

@@ -32,7 +32,7 @@ fn login_page(state: &AppState, error: Option<&str>) -> Markup {
         "Sign in",
         None,
         html! {
-            @if state.config.admin_token.is_none() {
+            @if state.settings.admin_token.is_none() {
                 p.error { "No admin token is configured (TXHOOK_ADMIN_TOKEN): the console is closed." }
             }
             @if let Some(e) = error { p.error #login-error { (e) } }

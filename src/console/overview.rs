@@ -67,7 +67,7 @@ pub async fn page_(state: &AppState, session: &Session) -> Result<Markup, Consol
 
                 h2 { "Registration" }
                 p #registration {
-                    @if state.config.provider_url.is_none() { "Not configured (TXHOOK_PROVIDER_URL is not set)." }
+                    @if state.provider.is_none() { "Not configured (TXHOOK_PROVIDER_URL is not set)." }
                     @else { (format!("{:?}", registration.state)) }
                 }
 
@@ -84,7 +84,7 @@ pub async fn page_(state: &AppState, session: &Session) -> Result<Markup, Consol
                     tr { th { "url" } th { "backlog" } th { "failing since" } th { "dead letters" } th { "last error" } }
                     @for (d, s) in &health {
                         tr {
-                            td { (crate::config::redacted_url_text(&d.url)) @if d.paused { " (paused)" } }
+                            td { (crate::redact::url_text(&d.url)) @if d.paused { " (paused)" } }
                             td { (s.backlog) }
                             td { @if let Some(t) = s.failing_since { (time(&t)) } }
                             td { (s.dead_lettered) }

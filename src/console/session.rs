@@ -45,7 +45,7 @@ impl Session {
 
 /// The key sessions are signed with, when an admin token is configured.
 fn key(state: &AppState) -> Option<[u8; 32]> {
-    let token = state.config.admin_token.as_ref()?;
+    let token = state.settings.admin_token.as_ref()?;
     let mut h = Sha256::new();
     h.update(b"txhook-console-session\0");
     h.update(token.expose_secret().as_bytes());
@@ -61,7 +61,7 @@ fn mac(key: &[u8], text: &str) -> Vec<u8> {
 /// Whether `given` is the admin token (constant time).
 pub fn token_ok(state: &AppState, given: &str) -> bool {
     state
-        .config
+        .settings
         .admin_token
         .as_ref()
         .is_some_and(|t| given.as_bytes().ct_eq(t.expose_secret().as_bytes()).into())
@@ -93,7 +93,7 @@ pub fn ended_cookie(state: &AppState) -> String {
 
 /// `Secure` when the console is reached over https (the public URL says so).
 fn secure(state: &AppState) -> &'static str {
-    match &state.config.public_url {
+    match &state.settings.public_url {
         Some(u) if u.scheme() == "https" => "; Secure",
         _ => "",
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::cli::ListenArgs;
-use crate::config::redacted_url;
+use crate::redact::url as redacted_url;
 use crate::telemetry::error_chain;
 
 use sse::{Message, Parser};

@@ -18,7 +18,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = state
-            .config
+            .settings
             .admin_token
             .as_ref()
             .ok_or(ApiError::Unauthorized)?;

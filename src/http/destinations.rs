@@ -265,7 +265,7 @@ async fn described(state: &AppState, row: DestinationRow) -> Result<Value, ApiEr
     Ok(json!({
         "id": row.id,
         // Credentials in the URL are the destination's secret too: never shown.
-        "url": crate::config::redacted_url_text(&row.url),
+        "url": crate::redact::url_text(&row.url),
         "filter": row.filter,
         "paused": row.paused,
         "position": row.sequence,

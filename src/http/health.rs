@@ -54,7 +54,7 @@ async fn readyz(
         body["database"] = json!(why);
     }
     body["writeQueue"] = json!(state.writer.queued());
-    if state.config.provider_url.is_some() {
+    if state.provider.is_some() {
         body["registration"] = json!(state.registration.get());
     }
     if let Some(stream) = &state.stream {

@@ -24,8 +24,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("txhook_db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("txhook_db_pool_connections", "state" => "in_use")
         .set(f64::from(pool.size()) - idle);
-    metrics::gauge!("txhook_db_pool_max_connections")
-        .set(f64::from(state.config.db_max_connections));
+    metrics::gauge!("txhook_db_pool_max_connections").set(f64::from(
+        state.store.pool().options().get_max_connections(),
+    ));
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -23,6 +23,7 @@ use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
 use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -32,19 +33,42 @@ pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi;
 pub use readiness::{READINESS_TTL, Readiness};
 
-use crate::config::Config;
 use crate::projection::Consistency;
-use crate::provider::StatusHandle;
+use crate::provider::{Registration, StatusHandle};
 use crate::store::{LogWriter, RejectionLog, Store};
 use crate::stream::StreamStatus;
 use crate::verify::Verifier;
 
+/// The HTTP section of the configuration: limits and timeouts of requests, and who may read.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Base URL the provider can reach (the console marks its cookie `Secure` under https).
+    pub public_url: Option<url::Url>,
+    /// Bearer token of the read API and the console; without it both refuse everyone.
+    pub admin_token: Option<SecretString>,
+    /// Largest callback body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Bytes of callback bodies held at once before their signature is checked; beyond it
+    /// the answer is 503 with `Retry-After`.
+    pub max_unverified_bytes: u32,
+    /// Time allowed to receive a request body and answer it.
+    pub request_timeout: Duration,
+    /// Time allowed for the database work of one callback before answering 503.
+    pub store_timeout: Duration,
+    /// Longest a read of derived state (transactions, history) waits for the projection to
+    /// reach every callback acknowledged before it; then 503 `projection_stalled`.
+    pub projection_wait: Duration,
+    /// Requests (other than health, readiness and metrics) handled at once; beyond it the
+    /// answer is 503 with `Retry-After` at once.
+    pub max_concurrent_requests: usize,
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    pub settings: Arc<HttpSettings>,
     pub store: Store,
-    /// Writes callbacks by the configured write mode.
+    /// Writes callbacks to the log.
     pub writer: LogWriter,
     /// Reads of derived state wait on it (read-your-acks).
     pub consistency: Consistency,
@@ -52,7 +76,9 @@ pub struct AppState {
     pub rejections: RejectionLog,
     pub verifier: Arc<Verifier>,
     pub metrics: PrometheusHandle,
-    /// This process's provider registration, for readiness detail.
+    /// The provider registration this process makes, when a provider is configured.
+    pub provider: Option<Arc<Registration>>,
+    /// How that registration is going, for readiness and the console.
     pub registration: StatusHandle,
     /// Slots for requests in flight (load shedding).
     pub slots: Arc<Semaphore>,
@@ -64,46 +90,52 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
 }
 
+/// What the application state is made of: the settings, and the parts `serve` built first.
+pub struct AppParts {
+    pub settings: HttpSettings,
+    pub verifier: Verifier,
+    pub store: Store,
+    /// Readiness is checked on this store, apart from the writers' pool.
+    pub probe: Store,
+    pub writer: LogWriter,
+    pub metrics: PrometheusHandle,
+    /// The provider registration and its status, when a provider is configured.
+    pub provider: Option<(Registration, StatusHandle)>,
+    /// The stream client's status, when ingestion runs.
+    pub stream: Option<Arc<StreamStatus>>,
+}
+
 impl AppState {
-    /// State for `config`, over `store`, writing callbacks through `writer`. Readiness is
-    /// checked on `probe`, a store apart from the writers' pool.
-    pub fn new(
-        config: Config,
-        store: Store,
-        writer: LogWriter,
-        metrics: PrometheusHandle,
-        probe: Store,
-    ) -> Self {
-        let verifier = Verifier {
-            scheme: config.scheme.clone(),
-            keys: config.keys.clone(),
-            static_header: config.static_header.clone(),
+    pub fn new(parts: AppParts) -> Self {
+        let AppParts {
+            settings,
+            verifier,
+            store,
+            probe,
+            writer,
+            metrics,
+            provider,
+            stream,
+        } = parts;
+        let (provider, registration) = match provider {
+            Some((r, status)) => (Some(Arc::new(r)), status),
+            None => (None, StatusHandle::default()),
         };
-        let config_slots = config.max_concurrent_requests;
-        let unverified_bytes = Arc::new(Semaphore::new(config.max_unverified_bytes as usize));
-        let readiness = Arc::new(Readiness::new(probe, config.store_timeout));
-        let consistency = Consistency::new(store.clone(), config.projection_wait);
-        let rejections = RejectionLog::start(store.clone());
         Self {
-            unverified_bytes,
-            config: Arc::new(config),
+            unverified_bytes: Arc::new(Semaphore::new(settings.max_unverified_bytes as usize)),
+            slots: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
+            readiness: Arc::new(Readiness::new(probe, settings.store_timeout)),
+            consistency: Consistency::new(store.clone(), settings.projection_wait),
+            rejections: RejectionLog::start(store.clone()),
+            settings: Arc::new(settings),
             store,
             writer,
-            consistency,
-            rejections,
             verifier: Arc::new(verifier),
             metrics,
-            registration: StatusHandle::default(),
-            slots: Arc::new(Semaphore::new(config_slots)),
-            stream: None,
-            readiness,
+            provider,
+            registration,
+            stream,
         }
-    }
-
-    /// The same state, reporting `status` as the stream's.
-    pub fn with_stream(mut self, status: Arc<StreamStatus>) -> Self {
-        self.stream = Some(status);
-        self
     }
 }
 
@@ -113,7 +145,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     // A backstop for anything that outlives the per-step timeouts inside the handlers.
     let backstop =
-        state.config.request_timeout + state.config.store_timeout + Duration::from_secs(1);
+        state.settings.request_timeout + state.settings.store_timeout + Duration::from_secs(1);
     let slots = state.slots.clone();
     openapi::routes()
         .split_for_parts()

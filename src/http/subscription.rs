@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Admin, ApiError, AppState, ErrorBody};
-use crate::provider::{Registration, RegistrationState};
+use crate::provider::RegistrationState;
 
 /// Attempts listed in the answer.
 const RECENT: i64 = 20;
@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     )
 )]
 async fn subscription(_: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let Some(reg) = Registration::from_config(&state.config) else {
+    let Some(reg) = state.provider.as_deref() else {
         return Ok(Json(json!({
             "configured": false,
             "state": RegistrationState::NotConfigured,

@@ -134,7 +134,7 @@ async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {
         dedup_key: incoming.dedup_key,
         reading: incoming.reading,
     };
-    let outcome = tokio::time::timeout(state.config.store_timeout, state.writer.write(callback))
+    let outcome = tokio::time::timeout(state.settings.store_timeout, state.writer.write(callback))
         .await
         .map_err(|_| ApiError::Unavailable(None))??;
     match &outcome {
@@ -156,7 +156,7 @@ async fn read_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(bytes::Bytes, OwnedSemaphorePermit), ApiError> {
-    let limit = state.config.max_body_bytes;
+    let limit = state.settings.max_body_bytes;
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -197,7 +197,7 @@ async fn read_body(
         }
         Ok(chunks.into_bytes())
     };
-    match tokio::time::timeout(state.config.request_timeout, read).await {
+    match tokio::time::timeout(state.settings.request_timeout, read).await {
         Err(_) => Err(ApiError::RequestTimeout),
         Ok(read) => Ok((read?, permit)),
     }

@@ -143,7 +143,7 @@ pub async fn run(args: MockArgs, shutdown: impl Future<Output = ()>) -> anyhow::
         .route("/mock/deliveries", get(ledger::deliveries))
         .with_state(mock)
         .nest("/stream", stream.router());
-    let options = crate::server::ServeOptions {
+    let options = crate::server::ServerSettings {
         drain: Duration::from_secs(5),
         ..Default::default()
     };

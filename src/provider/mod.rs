@@ -17,8 +17,6 @@ pub use crate::retry::{Backoff, retry_after};
 pub use register::{Attempt, Registrar, Verdict};
 pub use status::{RegistrationState, RegistrationStatus, StatusHandle};
 
-use crate::config::Config;
-
 /// Longest part of the provider's answer that is kept (logged, stored, shown).
 pub const MAX_ANSWER_CHARS: usize = 2000;
 
@@ -53,6 +51,26 @@ pub struct Registration {
     api_key: Option<SecretString>,
 }
 
+/// What the provider is told (and asked with) besides the URLs.
+pub struct RegistrationSecrets {
+    /// The current shared key: the `sharedKey` sent.
+    pub shared_key: SecretString,
+    /// The static header's name as configured and its value: `headerKey`/`headerValue`.
+    pub header: Option<(String, SecretString)>,
+    /// Bearer credential for the provider's API.
+    pub api_key: Option<SecretString>,
+}
+
+/// The provider section of the configuration (present when a provider URL is set).
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub registration: Registration,
+    /// First wait between registration attempts; it doubles (with jitter) after each.
+    pub backoff_initial: Duration,
+    /// Longest wait between registration attempts.
+    pub backoff_max: Duration,
+}
+
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
@@ -64,11 +82,13 @@ impl std::fmt::Debug for Registration {
 }
 
 impl Registration {
-    /// The registration `config` asks for; `None` when no provider is configured.
-    pub fn from_config(config: &Config) -> Option<Self> {
-        let provider = config.provider_url.as_ref()?;
-        // Validation guarantees a public URL whenever a provider URL is set.
-        let public = config.public_url.as_ref()?;
+    /// The registration of `callbacks_at` (txhook's public base URL) with the provider at
+    /// `provider`; `None` when the two cannot form the endpoint and callbackUrl.
+    pub fn new(
+        provider: &url::Url,
+        callbacks_at: &url::Url,
+        secrets: RegistrationSecrets,
+    ) -> Option<Self> {
         let base = provider.as_str().trim_end_matches('/');
         let endpoint = url::Url::parse(&format!("{base}/api/v1/transactions/subscribe")).ok()?;
         let mut shown = provider.clone();
@@ -79,17 +99,11 @@ impl Registration {
             provider: shown.as_str().trim_end_matches('/').to_owned(),
             callback_url: format!(
                 "{}/webhooks/transactions",
-                public.as_str().trim_end_matches('/')
+                callbacks_at.as_str().trim_end_matches('/')
             ),
-            shared_key: config.shared_key.clone(),
-            header: config.static_header.as_ref().map(|h| {
-                let name = config.header_key.clone();
-                (
-                    name.unwrap_or_else(|| h.name().to_string()),
-                    h.value().clone(),
-                )
-            }),
-            api_key: config.provider_api_key.clone(),
+            shared_key: secrets.shared_key,
+            header: secrets.header,
+            api_key: secrets.api_key,
         })
     }
 
@@ -146,15 +160,20 @@ impl Registration {
 mod tests {
     use super::*;
 
-    fn config(env: &[(&str, &str)]) -> Config {
+    /// The registration the configuration `env` asks for.
+    fn registration(env: &[(&str, &str)]) -> Registration {
         let empty = std::env::temp_dir().join("txhook-provider-unit-empty.toml");
         std::fs::write(&empty, "").unwrap();
-        crate::config::load_with(Some(&empty), |var| {
+        let config = crate::config::load_with(Some(&empty), |var| {
             env.iter()
                 .find(|(k, _)| *k == var)
                 .map(|(_, v)| v.to_string())
         })
-        .unwrap()
+        .unwrap();
+        config
+            .provider
+            .expect("a provider is configured")
+            .registration
     }
 
     const BASE: [(&str, &str); 6] = [
@@ -168,7 +187,7 @@ mod tests {
 
     #[test]
     fn body_and_urls_follow_the_document() {
-        let r = Registration::from_config(&config(&BASE)).unwrap();
+        let r = registration(&BASE);
         assert_eq!(
             r.endpoint.as_str(),
             "https://user:pw@api.example/api/v1/transactions/subscribe"
@@ -189,7 +208,7 @@ mod tests {
 
     #[test]
     fn answers_are_scrubbed_of_secrets_and_truncated() {
-        let r = Registration::from_config(&config(&BASE)).unwrap();
+        let r = registration(&BASE);
         let scrubbed = r.scrub("bad sharedKey k3y-s3cret-long-enough and h3ader-s3cret");
         assert_eq!(scrubbed, "bad sharedKey [REDACTED] and [REDACTED]");
         assert_eq!(
@@ -200,10 +219,10 @@ mod tests {
 
     #[test]
     fn fingerprint_changes_with_the_key_and_hides_it() {
-        let a = Registration::from_config(&config(&BASE)).unwrap();
+        let a = registration(&BASE);
         let mut other = BASE;
         other[1] = ("TXHOOK_SHARED_KEY", "another-key-long-enough");
-        let b = Registration::from_config(&config(&other)).unwrap();
+        let b = registration(&other);
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint().len(), 64);
         assert!(!a.fingerprint().contains("k3y"));

@@ -8,10 +8,9 @@ use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
 use secrecy::ExposeSecret;
 
 use super::{
-    Backoff, ProviderError, Registration, RegistrationState, RegistrationStatus, StatusHandle,
-    retry_after,
+    Backoff, ProviderError, ProviderSettings, Registration, RegistrationState, RegistrationStatus,
+    StatusHandle, retry_after,
 };
-use crate::config::Config;
 use crate::store::{NewRegistrationAttempt, Store};
 use crate::telemetry::error_chain;
 
@@ -66,13 +65,13 @@ pub struct Registrar {
 }
 
 impl Registrar {
-    /// A registrar for `config`'s provider; `None` when none is configured.
+    /// A registrar for the provider of `settings`.
     pub fn new(
-        config: &Config,
+        settings: &ProviderSettings,
         store: Option<Store>,
         status: StatusHandle,
     ) -> Result<Self, ProviderError> {
-        let registration = Registration::from_config(config).ok_or(ProviderError::NotConfigured)?;
+        let registration = settings.registration.clone();
         let client = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
@@ -87,8 +86,8 @@ impl Registrar {
             registration,
             store,
             status,
-            initial_backoff: config.register_backoff,
-            max_backoff: config.register_max_backoff,
+            initial_backoff: settings.backoff_initial,
+            max_backoff: settings.backoff_max,
         })
     }
 
@@ -97,7 +96,7 @@ impl Registrar {
     }
 
     /// Sends the registration once.
-    #[tracing::instrument(skip(self), fields(callback_url = %crate::config::redacted_url_text(&self.registration.callback_url)))]
+    #[tracing::instrument(skip(self), fields(callback_url = %crate::redact::url_text(&self.registration.callback_url)))]
     pub async fn attempt(&self, number: u32) -> Attempt {
         let reg = &self.registration;
         let mut req = self.client.post(reg.endpoint.clone()).json(&reg.body());
@@ -151,7 +150,7 @@ impl Registrar {
                     tracing::info!(
                         status = attempt.http_status,
                         attempt = number,
-                        callback_url = %crate::config::redacted_url_text(&self.registration.callback_url),
+                        callback_url = %crate::redact::url_text(&self.registration.callback_url),
                         "registered with the provider"
                     );
                     return Ok(attempt);
@@ -204,7 +203,7 @@ impl Registrar {
         {
             Ok(Some(at)) => {
                 tracing::info!(
-                    callback_url = %crate::config::redacted_url_text(&reg.callback_url),
+                    callback_url = %crate::redact::url_text(&reg.callback_url),
                     registered_at = %at,
                     "already registered with this callbackUrl and key; not registering again"
                 );

@@ -15,6 +15,36 @@ use tokio::task::JoinSet;
 
 use super::{NewCallback, Outcome, Store, StoreError};
 
+/// How callbacks are written to PostgreSQL: the write path's section of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteSettings {
+    pub mode: WriteMode,
+    /// Group commit sizing (in `single` mode the batch limit is one).
+    pub batch: BatchOptions,
+}
+
+/// How callbacks are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// One database transaction per callback: group commit with batches of one.
+    Single,
+    /// Group commit: concurrent callbacks share a database transaction.
+    Batched,
+}
+
+impl WriteSettings {
+    /// The batch sizing the writers use: one write path, `single` is batches of one.
+    pub fn effective_batch(&self) -> BatchOptions {
+        match self.mode {
+            WriteMode::Single => BatchOptions {
+                max_batch: 1,
+                ..self.batch
+            },
+            WriteMode::Batched => self.batch,
+        }
+    }
+}
+
 /// How group commit is sized.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchOptions {

@@ -17,7 +17,7 @@ mod stream_events;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::watch;
@@ -30,7 +30,7 @@ pub use destinations::{
 pub use error::StoreError;
 pub use events::{EventRow, PAGE_MAX_BODY_BYTES, TailError};
 pub use listing::{Page, TransactionFilter};
-pub use log_writer::{BatchOptions, LogWriter, SubmitError, WriterTasks};
+pub use log_writer::{BatchOptions, LogWriter, SubmitError, WriteMode, WriteSettings, WriterTasks};
 pub use partitions::MONTHS_AHEAD;
 pub use projection::{Failure, Position, ProjectionStep, Unprojected};
 pub use reads::{HistoryEntry, TransactionView};
@@ -38,7 +38,16 @@ pub use registrations::{NewRegistrationAttempt, RegistrationLock, RegistrationRo
 pub use rejected::{Rejected, RejectedRow, RejectionLog};
 pub use stream_events::{NewStreamEvent, StreamOutcome};
 
-use crate::config::Config;
+/// The database section of the configuration: where PostgreSQL is and how the pool is sized.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// PostgreSQL connection URL (may hold a password, hence secret).
+    pub url: SecretString,
+    /// Size of the connection pool.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout: Duration,
+}
 
 /// Migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -65,16 +74,16 @@ struct LogSignals {
 impl Store {
     /// A pool that connects lazily: the server starts (and answers 503) while PostgreSQL is
     /// away, and recovers by itself when it comes back.
-    pub fn connect_lazy(config: &Config) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = config
-            .database_url
+    pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = settings
+            .url
             .expose_secret()
             .parse()
             .map_err(|_| StoreError::BadUrl)?;
         let options = options.application_name("txhook");
         let pool = PgPoolOptions::new()
-            .max_connections(config.db_max_connections)
-            .acquire_timeout(config.db_acquire_timeout)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
             // A connection that went bad while idle (database restarted) is found out before
             // a request gets it.
@@ -85,10 +94,15 @@ impl Store {
 
     /// A store on a pool of its own of `connections` (a worker that must never take the
     /// writers' connections), sharing this one's wake-ups.
-    pub fn with_own_pool(&self, config: &Config, connections: u32) -> Result<Self, StoreError> {
-        let mut own = config.clone();
-        own.db_max_connections = connections;
-        let store = Self::connect_lazy(&own)?;
+    pub fn with_own_pool(
+        &self,
+        settings: &DatabaseSettings,
+        connections: u32,
+    ) -> Result<Self, StoreError> {
+        let store = Self::connect_lazy(&DatabaseSettings {
+            max_connections: connections,
+            ..settings.clone()
+        })?;
         Ok(Self {
             pool: store.pool,
             signals: self.signals.clone(),

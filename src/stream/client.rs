@@ -18,11 +18,11 @@ use tokio::time::sleep;
 
 use super::session::{End, Session};
 use super::status::StreamStatus;
-use crate::config::Config;
 use crate::retry::Backoff;
 use crate::store::Store;
 
-/// What the client needs from the configuration.
+/// The stream section of the configuration (present when a realm key is set: ingestion runs
+/// only then).
 #[derive(Debug, Clone)]
 pub struct StreamSettings {
     pub url: url::Url,
@@ -31,20 +31,6 @@ pub struct StreamSettings {
     pub idle_timeout: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
-}
-
-impl StreamSettings {
-    /// The client's settings, when a realm key is configured (ingestion runs only then).
-    pub fn from_config(c: &Config) -> Option<Self> {
-        Some(Self {
-            url: c.stream_url.clone(),
-            realm_key: c.realm_key.clone()?,
-            ping_interval: c.stream_ping_interval,
-            idle_timeout: c.stream_idle_timeout,
-            backoff_initial: c.stream_backoff_initial,
-            backoff_max: c.stream_backoff_max,
-        })
-    }
 }
 
 /// rustls needs a process-wide crypto provider when more than one could be compiled in:
@@ -58,7 +44,7 @@ pub fn install_crypto_provider() {
 }
 
 /// Runs ingestion until `stop` turns true (or its sender goes away).
-#[tracing::instrument(name = "stream", skip_all, fields(url = %crate::config::redacted_url(&cfg.url)))]
+#[tracing::instrument(name = "stream", skip_all, fields(url = %crate::redact::url(&cfg.url)))]
 pub async fn run(
     cfg: StreamSettings,
     store: Store,

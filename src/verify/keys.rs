@@ -8,6 +8,23 @@ use subtle::ConstantTimeEq;
 
 use super::{Rejection, Scheme};
 
+/// Which of the configured keys a [`KeyError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRole {
+    /// The current key (the one callbacks are signed with now).
+    Current,
+    /// One of the previous keys, still accepted during a rotation.
+    Previous,
+}
+
+/// A key that cannot be used: which one, and why (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{why}")]
+pub struct KeyError {
+    pub role: KeyRole,
+    pub why: &'static str,
+}
+
 /// Keys that verify a callback, current first. Their bytes never reach `Debug` or a log.
 #[derive(Clone)]
 pub struct Keys(Vec<SecretSlice<u8>>);
@@ -21,28 +38,28 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     /// Turns configured key strings into key bytes for `scheme`. Under `hmac-sha256` a key is
     /// its UTF-8 bytes; under `standard-webhooks` it is `whsec_<base64>` (the prefix optional).
-    /// The error names the setting, never the key.
+    /// The error says which key is wrong and why, never the key.
     pub fn new(
         scheme: &Scheme,
         current: SecretString,
         previous: Vec<SecretString>,
-    ) -> Result<Self, (&'static str, String)> {
+    ) -> Result<Self, KeyError> {
         let mut keys = Vec::with_capacity(1 + previous.len());
-        let all = std::iter::once(("TXHOOK_SHARED_KEY", current)).chain(
-            previous
-                .into_iter()
-                .map(|k| ("TXHOOK_PREVIOUS_SHARED_KEYS", k)),
-        );
-        for (var, key) in all {
+        let all = std::iter::once((KeyRole::Current, current))
+            .chain(previous.into_iter().map(|k| (KeyRole::Previous, k)));
+        for (role, key) in all {
             let bytes = match scheme {
                 Scheme::HmacSha256 { .. } => key.expose_secret().as_bytes().to_vec(),
-                Scheme::StandardWebhooks => decode_whsec(key.expose_secret()).ok_or((
-                    var,
-                    "under standard-webhooks a key must be whsec_ followed by base64".to_string(),
-                ))?,
+                Scheme::StandardWebhooks => decode_whsec(key.expose_secret()).ok_or(KeyError {
+                    role,
+                    why: "under standard-webhooks a key must be whsec_ followed by base64",
+                })?,
             };
             if bytes.is_empty() {
-                return Err((var, "a key must not be empty".into()));
+                return Err(KeyError {
+                    role,
+                    why: "a key must not be empty",
+                });
             }
             keys.push(SecretSlice::from(bytes));
         }

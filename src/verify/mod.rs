@@ -11,7 +11,7 @@ mod standard;
 use http::HeaderMap;
 use std::time::SystemTime;
 
-pub use keys::{Keys, StaticHeader, decode_whsec};
+pub use keys::{KeyError, KeyRole, Keys, StaticHeader, decode_whsec};
 pub use sign::{sign_hmac_hex, sign_standard, sign_standard_text};
 
 use hmac::Hmac;

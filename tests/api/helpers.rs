@@ -75,7 +75,7 @@ impl TestApp {
 
     pub async fn spawn_with(settings: Settings) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
-            txhook::telemetry::init_logging(txhook::config::LogFormat::Text);
+            txhook::telemetry::init_logging(txhook::telemetry::LogFormat::Text);
         }
         let db_url = match settings.env.get("DATABASE_URL") {
             Some(u) => u.clone(),
@@ -88,7 +88,7 @@ impl TestApp {
         let config =
             txhook::config::load_with(Some(&empty_config_file()), |var| env.get(var).cloned())
                 .expect("test configuration is valid");
-        let listener = TcpListener::bind(config.listen).await.expect("bind");
+        let listener = TcpListener::bind(config.server.listen).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(txhook::serve(config, listener, async {

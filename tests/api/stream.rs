@@ -525,7 +525,7 @@ async fn the_realm_key_is_not_logged_even_at_trace() {
     let logs = LogBuffer::default();
     let subscriber = txhook::telemetry::subscriber(
         Some("trace"),
-        txhook::config::LogFormat::Text,
+        txhook::telemetry::LogFormat::Text,
         logs.clone(),
         false,
     );
