@@ -28,10 +28,18 @@ pub enum ConfigCommand {
     Check,
 }
 
+/// Where `serve --help` sends the reader for its settings.
+const SETTINGS_HELP: &str = "Settings come from the environment (TXHOOK_*, DATABASE_URL), over --config or \
+./config.toml, over the built-in defaults. The repository's config.toml lists every setting with \
+its default, its variable and what it does (README.md, \"Configuration\", has the table). \
+`txhook config check` reports every problem at once, or prints the effective settings with \
+secrets redacted.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations, then serve the receiver until SIGTERM or ctrl-c (registering with
     /// the provider in the background when TXHOOK_PROVIDER_URL is set).
+    #[command(after_help = SETTINGS_HELP)]
     Serve,
     /// Apply migrations and exit.
     Migrate,

@@ -146,6 +146,13 @@ async fn help_exits_0_for_the_binary_and_serve() {
     let serve = help(&["serve", "--help"]).await;
     assert!(serve.status.success(), "{}", serve.text());
     assert!(serve.stdout.contains("--config"), "{}", serve.stdout);
+    // It points to the full list of settings and to the check.
+    assert!(
+        serve.stdout.contains("config.toml lists every setting")
+            && serve.stdout.contains("txhook config check"),
+        "{}",
+        serve.stdout
+    );
 }
 
 #[tokio::test]
