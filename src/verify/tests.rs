@@ -39,6 +39,7 @@ fn hex_upper_prefixed_and_base64_encodings_all_verify() {
         hexsig.clone(),
         hexsig.to_uppercase(),
         format!("sha256={hexsig}"),
+        format!("sha256={}", hexsig.to_uppercase()),
         format!("SHA256={}", hexsig.to_uppercase()),
         b64,
     ] {
@@ -281,4 +282,165 @@ fn standard_webhooks_accepts_svix_header_names_but_not_a_mix() {
         ),
     ]);
     assert!(v.verify(&forged, body, now).is_err());
+}
+
+// The refusal reasons case by case (the HTTP suite checks one case of each through the
+// endpoint: its answer, its metric, nothing stored).
+
+#[test]
+fn malformed_signature_values_are_malformed_not_invalid() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let v = hmac_verifier(&["k1"]);
+    let body = br#"{"id":"a"}"#;
+    let hex = sign_hmac_hex(b"k1", body);
+    let mac = hex::decode(&hex).unwrap();
+    let cases: Vec<(&str, String)> = vec![
+        ("empty value", String::new()),
+        ("sha256= alone", "sha256=".into()),
+        ("hex truncated by one digit", hex[..63].to_owned()),
+        ("hex truncated to half", hex[..32].to_owned()),
+        ("hex one byte too long", format!("{hex}00")),
+        ("hex of a 64-byte digest", format!("{hex}{hex}")),
+        ("base64 of 31 bytes", b64.encode(&mac[..31])),
+        (
+            "base64 of 33 bytes",
+            b64.encode([&mac[..], &[0u8]].concat()),
+        ),
+        (
+            "base64 without padding",
+            b64.encode(&mac).trim_end_matches('=').to_owned(),
+        ),
+        ("not a signature", "not a signature".into()),
+    ];
+    for (case, value) in cases {
+        let h = headers(&[("x-hubpay-hmac", &value)]);
+        assert_eq!(
+            v.verify(&h, body, SystemTime::now()),
+            Err(Rejection::MalformedSignature),
+            "{case}"
+        );
+    }
+    // The right signature with its last digit replaced by a Latin-1 byte (obs-text).
+    let mut latin1 = hex.clone().into_bytes();
+    *latin1.last_mut().unwrap() = 0xe9;
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-hubpay-hmac",
+        http::HeaderValue::from_bytes(&latin1).unwrap(),
+    );
+    assert_eq!(
+        v.verify(&h, body, SystemTime::now()),
+        Err(Rejection::MalformedSignature)
+    );
+    let control = headers(&[("x-hubpay-hmac", &hex)]);
+    assert!(v.verify(&control, body, SystemTime::now()).is_ok());
+}
+
+#[test]
+fn a_signature_by_another_key_or_over_other_bytes_is_invalid() {
+    let v = hmac_verifier(&["the-shared-key"]);
+    let body = br#"{"id":"a"}"#;
+    for (case, key) in [
+        ("unrelated key", "some-other-key"),
+        ("key in another case", "THE-SHARED-KEY"),
+        ("key prefix", "the-shared-ke"),
+    ] {
+        let h = headers(&[("x-hubpay-hmac", &sign_hmac_hex(key.as_bytes(), body))]);
+        assert_eq!(
+            v.verify(&h, body, SystemTime::now()),
+            Err(Rejection::InvalidSignature),
+            "{case}"
+        );
+    }
+    // The signature covers the raw bytes: the same JSON with one more byte is another body.
+    let h = headers(&[("x-hubpay-hmac", &sign_hmac_hex(b"the-shared-key", body))]);
+    assert_eq!(
+        v.verify(&h, br#"{"id":"a"} "#, SystemTime::now()),
+        Err(Rejection::InvalidSignature)
+    );
+}
+
+/// Standard Webhooks headers for `body`, signed with `v`'s key at `ts`.
+fn standard_headers(v: &Verifier, id: &str, ts: u64, body: &[u8]) -> HeaderMap {
+    let sig = sign_standard(v.keys.current(), id, ts, body);
+    headers(&[
+        ("webhook-id", id),
+        ("webhook-timestamp", &ts.to_string()),
+        ("webhook-signature", &sig),
+    ])
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn standard_webhooks_takes_one_matching_v1_signature_among_several() {
+    let v = standard_verifier();
+    let (body, ts) = (b"{}", now_secs());
+    let right = sign_standard(v.keys.current(), "msg_1", ts, body);
+    let wrong = sign_standard(b"another key of some thirty bytes", "msg_1", ts, body);
+    let right_b64 = right.strip_prefix("v1,").unwrap();
+    let mut h = standard_headers(&v, "msg_1", ts, body);
+    // The right bytes only under other versions: refused.
+    let only_wrong = format!("{wrong} v2,{right_b64} v1a,{right_b64}");
+    h.insert("webhook-signature", only_wrong.parse().unwrap());
+    assert_eq!(
+        v.verify(&h, body, SystemTime::now()),
+        Err(Rejection::InvalidSignature)
+    );
+    let one_right = format!("{wrong} v1,bm90LWEtc2lnbmF0dXJl {right} v2,{right_b64}");
+    h.insert("webhook-signature", one_right.parse().unwrap());
+    assert!(v.verify(&h, body, SystemTime::now()).is_ok());
+}
+
+#[test]
+fn standard_webhooks_needs_its_id_and_a_readable_timestamp_within_five_minutes() {
+    let v = standard_verifier();
+    let (body, now) = (b"{}", now_secs());
+    let signed = standard_headers(&v, "msg_1", now, body);
+    for (case, name, replace) in [
+        ("no webhook-id", "webhook-id", None),
+        ("empty webhook-id", "webhook-id", Some("")),
+        ("no webhook-timestamp", "webhook-timestamp", None),
+        (
+            "timestamp not a number",
+            "webhook-timestamp",
+            Some("yesterday"),
+        ),
+    ] {
+        let mut h = signed.clone();
+        h.remove(name);
+        if let Some(value) = replace {
+            h.insert(http::HeaderName::from_static(name), value.parse().unwrap());
+        }
+        assert_eq!(
+            v.verify(&h, body, SystemTime::now()),
+            Err(Rejection::MissingWebhookHeaders),
+            "{case}"
+        );
+    }
+    let mut unsigned = signed.clone();
+    unsigned.remove("webhook-signature");
+    assert_eq!(
+        v.verify(&unsigned, body, SystemTime::now()),
+        Err(Rejection::MissingSignature)
+    );
+    for (case, ts, ok) in [
+        ("six minutes old", now - 360, false),
+        ("six minutes ahead", now + 360, false),
+        ("four minutes old", now - 240, true),
+        ("four minutes ahead", now + 240, true),
+    ] {
+        let h = standard_headers(&v, "msg_1", ts, body);
+        let got = v.verify(&h, body, SystemTime::now());
+        match ok {
+            true => assert!(got.is_ok(), "{case}: {got:?}"),
+            false => assert_eq!(got, Err(Rejection::TimestampOutOfTolerance), "{case}"),
+        }
+    }
 }
