@@ -12,12 +12,12 @@ use tokio::task::JoinSet;
 
 use super::support::{SHARED_KEY, callback_body};
 
-/// No request may take longer than this: a hung request counts as [`Answer::Timeout`].
+/// No request may take longer than this: a hung request counts as [`Ending::Timeout`].
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
+pub enum Ending {
     /// 200, with the answer's `status` (`stored`, `duplicate`, `quarantined`).
     Ok(String),
     /// 503 with `Retry-After`.
@@ -30,7 +30,7 @@ pub enum Answer {
     Timeout,
 }
 
-impl Answer {
+impl Ending {
     pub fn is_ok(&self) -> bool {
         matches!(self, Self::Ok(_))
     }
@@ -42,7 +42,7 @@ pub struct Record {
     pub id: String,
     pub sent: Instant,
     pub done: Instant,
-    pub answer: Answer,
+    pub answer: Ending,
 }
 
 /// Workers sending until [`Load::stop`].
@@ -125,7 +125,7 @@ pub async fn race(
     urls: &[String],
     bodies: &[(String, String)],
     concurrency: usize,
-) -> Vec<(String, Answer)> {
+) -> Vec<(String, Ending)> {
     let client = client();
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
@@ -139,7 +139,7 @@ pub async fn race(
                 let (client, url, body) = (client.clone(), url.clone(), body.clone());
                 sends.spawn(async move { send(&client, &url, body).await });
             }
-            let mut answers: Vec<Answer> = sends.join_all().await;
+            let mut answers: Vec<Ending> = sends.join_all().await;
             let retry = &urls[rand::rng().random_range(0..urls.len())];
             answers.push(send(&client, retry, body.clone()).await);
             answers
@@ -159,7 +159,7 @@ fn client() -> reqwest::Client {
 }
 
 /// POSTs `body`, signed, to `url`.
-pub async fn send(client: &reqwest::Client, url: &str, body: String) -> Answer {
+pub async fn send(client: &reqwest::Client, url: &str, body: String) -> Ending {
     let signature = txhook::verify::sign_hmac_hex(SHARED_KEY.as_bytes(), body.as_bytes());
     let sent = client
         .post(url)
@@ -170,17 +170,17 @@ pub async fn send(client: &reqwest::Client, url: &str, body: String) -> Answer {
         .await;
     let res = match sent {
         Ok(res) => res,
-        Err(e) if e.is_timeout() => return Answer::Timeout,
-        Err(_) => return Answer::ConnError,
+        Err(e) if e.is_timeout() => return Ending::Timeout,
+        Err(_) => return Ending::ConnError,
     };
     let status = res.status().as_u16();
     let retry_after = res.headers().contains_key("retry-after");
     match (status, res.json::<Value>().await) {
-        (200, Ok(v)) => Answer::Ok(v["status"].as_str().unwrap_or_default().to_owned()),
-        (503, _) if retry_after => Answer::Unavailable,
-        (_, Err(e)) if e.is_timeout() => Answer::Timeout,
+        (200, Ok(v)) => Ending::Ok(v["status"].as_str().unwrap_or_default().to_owned()),
+        (503, _) if retry_after => Ending::Unavailable,
+        (_, Err(e)) if e.is_timeout() => Ending::Timeout,
         // Headers came but the body was cut off: the server went away mid-answer.
-        (200, Err(_)) => Answer::ConnError,
-        (s, _) => Answer::Status(s),
+        (200, Err(_)) => Ending::ConnError,
+        (s, _) => Ending::Status(s),
     }
 }

@@ -16,7 +16,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use load::{Answer, Load};
+use load::{Ending, Load};
 use rand::seq::SliceRandom;
 use support::{Cluster, Figures, Txhook, body_of, sample_transaction};
 use txhook::devtools::at_state;
@@ -52,7 +52,7 @@ async fn postgres_killed_mid_load_never_acks_while_down_and_recovers() {
     let acked_while_down = while_down.iter().filter(|r| r.answer.is_ok()).count();
     let max_503 = records
         .iter()
-        .filter(|r| r.answer == Answer::Unavailable)
+        .filter(|r| r.answer == Ending::Unavailable)
         .map(|r| r.done - r.sent)
         .max()
         .unwrap_or_default();
@@ -141,7 +141,7 @@ async fn txhook_sigterm_mid_load_drains_and_exits_in_time() {
     let in_flight_200 = in_flight.iter().filter(|r| r.answer.is_ok()).count();
     let in_flight_503 = in_flight
         .iter()
-        .filter(|r| r.answer == Answer::Unavailable)
+        .filter(|r| r.answer == Ending::Unavailable)
         .count();
     let mut figures = Figures::of("3 txhook SIGTERM", &records, &db).await;
     figures.note(format!(
@@ -196,10 +196,10 @@ async fn two_replicas_store_each_event_once_with_correct_states() {
     let mut not_200 = Vec::new();
     for (body, answer) in &answers {
         match answer {
-            Answer::Ok(status) if status == "stored" => {
+            Ending::Ok(status) if status == "stored" => {
                 *stored.entry(body.as_str()).or_default() += 1
             }
-            Answer::Ok(status) if status == "duplicate" => {}
+            Ending::Ok(status) if status == "duplicate" => {}
             other => not_200.push(other.clone()),
         }
     }
@@ -233,7 +233,7 @@ async fn two_replicas_store_each_event_once_with_correct_states() {
     figures.acked = answers.len() - not_200.len();
     figures.unavailable = not_200
         .iter()
-        .filter(|a| **a == Answer::Unavailable)
+        .filter(|a| **a == Ending::Unavailable)
         .count();
     figures.other = not_200.len() - figures.unavailable;
     figures.note(format!(
@@ -300,7 +300,7 @@ async fn read_only_database_answers_503_with_a_clear_log() {
         .collect();
     let not_503 = while_ro
         .iter()
-        .filter(|r| r.answer != Answer::Unavailable)
+        .filter(|r| r.answer != Ending::Unavailable)
         .count();
     let mut figures = Figures::of("5 read-only database", &records, &db).await;
     figures.note(format!(

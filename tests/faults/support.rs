@@ -17,7 +17,7 @@ use tokio::time::{Instant, timeout};
 
 use txhook::transaction::{Transaction, TxState, TxType};
 
-use super::load::{Answer, Record};
+use super::load::{Ending, Record};
 
 const BIN: &str = env!("CARGO_BIN_EXE_txhook");
 pub const SHARED_KEY: &str = "faults-shared-key-0c4e1b";
@@ -390,7 +390,7 @@ impl Figures {
             .collect();
         let stored = db.stored(&acked).await;
         let lost = acked.iter().filter(|id| !stored.contains(*id)).count();
-        let count = |f: &dyn Fn(&Answer) -> bool| records.iter().filter(|r| f(&r.answer)).count();
+        let count = |f: &dyn Fn(&Ending) -> bool| records.iter().filter(|r| f(&r.answer)).count();
         let mut latencies: Vec<f64> = records
             .iter()
             .filter(|r| r.answer.is_ok())
@@ -407,10 +407,10 @@ impl Figures {
             scenario,
             acked: acked.len(),
             lost,
-            unavailable: count(&|a| *a == Answer::Unavailable),
-            conn_errors: count(&|a| *a == Answer::ConnError),
-            timeouts: count(&|a| *a == Answer::Timeout),
-            other: count(&|a| matches!(a, Answer::Status(_))),
+            unavailable: count(&|a| *a == Ending::Unavailable),
+            conn_errors: count(&|a| *a == Ending::ConnError),
+            timeouts: count(&|a| *a == Ending::Timeout),
+            other: count(&|a| matches!(a, Ending::Status(_))),
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
             notes: Vec::new(),
