@@ -5,7 +5,7 @@
 //! Positions are in the log's tail order, `(txid, sequence)` (see `events.rs`): a step reads
 //! only rows whose writer is older than every transaction still running, so no row can later
 //! appear behind the position.
-
+//!
 //! - here: beginning a step, which takes the projector's lock;
 //! - [`step`]: what a step reads and writes, and its commit;
 //! - [`derived`]: the derived rows, read and written a batch at a time;
