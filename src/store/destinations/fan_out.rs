@@ -5,6 +5,7 @@ use sqlx::{Postgres, Transaction as DbTx};
 use uuid::Uuid;
 
 use super::{DESTINATION, DestinationRow};
+use crate::store::position::commit_position;
 use crate::store::{Position, Store, StoreError};
 
 /// Fanning new events out to one destination: holds its row lock until committed.
@@ -62,14 +63,13 @@ impl FanOut {
     }
 
     /// Moves the destination's position to `to` and commits the deliveries made.
-    pub async fn commit(mut self, to: Position) -> Result<(), StoreError> {
-        sqlx::query("update destinations set txid = $2::xid8, sequence = $3 where id = $1")
-            .bind(self.destination.id)
-            .bind(to.txid.to_string())
-            .bind(to.sequence)
-            .execute(&mut *self.tx)
-            .await?;
-        self.tx.commit().await?;
-        Ok(())
+    pub async fn commit(self, to: Position) -> Result<(), StoreError> {
+        commit_position(
+            self.tx,
+            "update destinations set txid = $2::xid8, sequence = $3 where id = $1",
+            self.destination.id,
+            to,
+        )
+        .await
     }
 }

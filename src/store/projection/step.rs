@@ -7,20 +7,20 @@ use chrono::{DateTime, Utc};
 
 use super::derived::{read_current, write_rows, write_steps};
 use super::{PROJECTOR, ProjectionStep, Unprojected};
+use crate::store::events::read_tail_page;
+use crate::store::position::commit_position;
 use crate::store::{Position, StoreError};
 use crate::transaction::{Current, Step};
 
 impl ProjectionStep {
     /// Up to `limit` events after the step's position, in tail order.
     pub async fn events(&mut self, limit: i64) -> Result<Vec<Unprojected>, StoreError> {
-        let rows: Vec<UnprojectedRow> = sqlx::query_as(&crate::store::events::tail_page(
+        let rows: Vec<UnprojectedRow> = read_tail_page(
+            &mut *self.tx,
             "txid::text, sequence, received_at, case when source = 'callback' then body end",
-        ))
-        .bind(self.position.txid.to_string())
-        .bind(self.position.sequence)
-        .bind(limit)
-        .bind(crate::store::events::PAGE_MAX_BODY_BYTES)
-        .fetch_all(&mut *self.tx)
+            self.position,
+            limit,
+        )
         .await?;
         rows.into_iter()
             .map(|(txid, sequence, received_at, body)| {
@@ -90,18 +90,15 @@ impl ProjectionStep {
     }
 
     /// Moves the position to `to` and commits everything the step wrote.
-    pub async fn commit(mut self, to: Position) -> Result<(), StoreError> {
-        sqlx::query(
+    pub async fn commit(self, to: Position) -> Result<(), StoreError> {
+        commit_position(
+            self.tx,
             "update consumer_positions set txid = $2::xid8, sequence = $3, updated_at = now()
               where name = $1",
+            PROJECTOR,
+            to,
         )
-        .bind(PROJECTOR)
-        .bind(to.txid.to_string())
-        .bind(to.sequence)
-        .execute(&mut *self.tx)
-        .await?;
-        self.tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Commits what the step wrote without moving the position (reprocess).
