@@ -12,6 +12,7 @@ use super::error::ConsoleError;
 use super::layout::{csrf, page as shell, time};
 use super::session::Session;
 use crate::http::AppState;
+use crate::store::TailError;
 
 #[derive(Deserialize)]
 pub struct ReplayForm {
@@ -81,7 +82,9 @@ pub async fn replay(
         .store
         .position_before(form.from)
         .await?
-        .ok_or_else(|| ConsoleError::BadRequest(format!("no event has sequence {}", form.from)))?;
+        .ok_or_else(|| {
+            ConsoleError::BadRequest(TailError::UnknownPosition(form.from).to_string())
+        })?;
     if !state.store.replay_destination(id, from).await? {
         return Err(ConsoleError::NotFound);
     }
