@@ -16,9 +16,9 @@ pub(super) async fn read_current(
 ) -> Result<HashMap<String, Current>, StoreError> {
     let rows: Vec<CurrentRow> = sqlx::query_as(
         "select id, current_sequence, first_sequence, type, state, reason, complete,
-                    wallet_id, amount::text as amount, currency, created_at, completed_at,
-                    first_received_at, updated_at, short_id, external_id, charge_for
-               from transactions where id = any($1)",
+                wallet_id, amount::text as amount, currency, created_at, completed_at,
+                first_received_at, updated_at, short_id, external_id, charge_for
+           from transactions where id = any($1)",
     )
     .bind(ids)
     .fetch_all(&mut **tx)
