@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::error::ConsoleError;
 use super::layout::{csrf, page as shell, time};
-use super::session::{self, Session};
+use super::session::Session;
 use crate::http::AppState;
+use crate::store::TailError;
 
 #[derive(Deserialize)]
 pub struct ReplayForm {
@@ -69,14 +70,6 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Mar
     ))
 }
 
-fn checked(session: &Session, headers: &HeaderMap, token: &str) -> Result<(), ConsoleError> {
-    if session::same_origin(headers) && session.csrf_ok(token) {
-        Ok(())
-    } else {
-        Err(ConsoleError::Forbidden)
-    }
-}
-
 pub async fn replay(
     State(state): State<AppState>,
     session: Session,
@@ -84,12 +77,14 @@ pub async fn replay(
     Path(id): Path<Uuid>,
     Form(form): Form<ReplayForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&session, &headers, &form.csrf)?;
+    session.check_form(&headers, &form.csrf)?;
     let from = state
         .store
         .position_before(form.from)
         .await?
-        .ok_or_else(|| ConsoleError::BadRequest(format!("no event has sequence {}", form.from)))?;
+        .ok_or_else(|| {
+            ConsoleError::BadRequest(TailError::UnknownPosition(form.from).to_string())
+        })?;
     if !state.store.replay_destination(id, from).await? {
         return Err(ConsoleError::NotFound);
     }
@@ -103,7 +98,7 @@ pub async fn pause(
     Path(id): Path<Uuid>,
     Form(form): Form<PauseForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&session, &headers, &form.csrf)?;
+    session.check_form(&headers, &form.csrf)?;
     state
         .store
         .update_destination(id, None, None, Some(form.paused))

@@ -79,9 +79,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<SignOut>,
 ) -> Result<Response, ConsoleError> {
-    if !session::same_origin(&headers) || !session.csrf_ok(&form.csrf) {
-        return Err(ConsoleError::Forbidden);
-    }
+    session.check_form(&headers, &form.csrf)?;
     Ok((
         [(header::SET_COOKIE, session::ended_cookie(&state))],
         Redirect::to("/console/login"),

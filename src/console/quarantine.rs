@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::error::ConsoleError;
 use super::layout::{csrf, headers, time};
-use super::session::{self, Session};
+use super::session::Session;
 use crate::http::AppState;
 
 /// Rows shown.
@@ -73,9 +73,7 @@ pub async fn reprocess(
     headers: HeaderMap,
     Form(action): Form<Action>,
 ) -> Result<Response, ConsoleError> {
-    if !session::same_origin(&headers) || !session.csrf_ok(&action.csrf) {
-        return Err(ConsoleError::Forbidden);
-    }
+    session.check_form(&headers, &action.csrf)?;
     let done = crate::projection::reprocess(&state.store, None).await?;
     let notice = format!(
         "Reprocessed {} quarantined callbacks: {} now applied.",

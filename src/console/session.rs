@@ -17,6 +17,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::error::ConsoleError;
 use crate::http::AppState;
 
 /// The session cookie's name.
@@ -40,6 +41,16 @@ impl Session {
     /// Whether `token` is this session's CSRF token (constant time).
     pub fn csrf_ok(&self, token: &str) -> bool {
         token.as_bytes().ct_eq(self.csrf().as_bytes()).into()
+    }
+
+    /// A state-changing form of this session goes through only when it comes from the
+    /// console's own pages ([`same_origin`]) and carries the session's CSRF token.
+    pub fn check_form(&self, headers: &HeaderMap, token: &str) -> Result<(), ConsoleError> {
+        if same_origin(headers) && self.csrf_ok(token) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden)
+        }
     }
 }
 

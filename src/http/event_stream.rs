@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::{Admin, ApiError, AppState, ErrorBody, params};
 use crate::push::Event;
 use crate::push::Filter;
-use crate::store::{EventRow, Position, Store, TailError};
+use crate::store::{EventRow, Position, Store};
 
 /// A comment line at least this often keeps idle connections alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -107,16 +107,7 @@ pub async fn open(
     };
     let from = match after {
         None => state.store.log_end().await?,
-        Some((n, param)) => {
-            state
-                .store
-                .position_of(n)
-                .await?
-                .ok_or_else(|| ApiError::BadParameter {
-                    param,
-                    why: TailError::UnknownPosition(n).to_string(),
-                })?
-        }
+        Some((n, param)) => super::events::position_of(&state, n, param).await?,
     };
     let tail = Tail {
         grew: state.store.log_changes(),

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::{Admin, ApiError, AppState, ErrorBody, params};
 use crate::push::Event;
-use crate::store::TailError;
+use crate::store::{Position, TailError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -62,14 +62,7 @@ async fn list(
     let after = params::sequence(q.get("after"), "after")?.unwrap_or(0);
     let limit = params::limit(q.get("limit"), 100, 1000)?;
     let wait = params::seconds(q.get("wait"), "wait", MAX_WAIT_SECS)?;
-    let from = state
-        .store
-        .position_of(after)
-        .await?
-        .ok_or_else(|| ApiError::BadParameter {
-            param: "after",
-            why: TailError::UnknownPosition(after).to_string(),
-        })?;
+    let from = position_of(&state, after, "after").await?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut grew = state.store.log_changes();
     let rows = loop {
@@ -94,6 +87,23 @@ async fn list(
             .collect(),
         next,
     }))
+}
+
+/// The tail position of the event `sequence`, named by the client in `param` (0: the start
+/// of the log); a sequence no event has is the client's error.
+pub(super) async fn position_of(
+    state: &AppState,
+    sequence: i64,
+    param: &'static str,
+) -> Result<Position, ApiError> {
+    state
+        .store
+        .position_of(sequence)
+        .await?
+        .ok_or_else(|| ApiError::BadParameter {
+            param,
+            why: TailError::UnknownPosition(sequence).to_string(),
+        })
 }
 
 /// One event, with its raw body and kept headers.

@@ -55,12 +55,35 @@ pub enum TailError {
 /// always holds at least one item); the cursor walks on from where a page stops.
 pub const PAGE_MAX_BODY_BYTES: i64 = 8 * 1_048_576;
 
-/// A page of the log's tail after the position `($1, $2)` (txid as text, sequence): only
-/// rows older than every writer still running, in tail order, at most `$3` of them and at
-/// most `$4` bytes of bodies before the last (a page always holds one event). The running
-/// sum streams in the index's order, so the rows past the page are never read. `columns`
-/// are selected from each row. Every reader of the tail pages through this.
-pub(super) fn tail_page(columns: &str) -> String {
+/// A page of the log's tail after `from`: only rows older than every writer still running,
+/// in tail order, at most `limit` of them and at most [`PAGE_MAX_BODY_BYTES`] of bodies
+/// before the last (a page always holds one event), `columns` selected from each row, read
+/// on `db` (the pool, or the transaction of a reader that holds its lock). Every reader of
+/// the tail pages through this.
+pub(super) async fn read_tail_page<'c, E, R>(
+    db: E,
+    columns: &str,
+    from: Position,
+    limit: i64,
+) -> Result<Vec<R>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let rows = sqlx::query_as(&tail_page(columns))
+        .bind(from.txid.to_string())
+        .bind(from.sequence)
+        .bind(limit)
+        .bind(PAGE_MAX_BODY_BYTES)
+        .fetch_all(db)
+        .await?;
+    Ok(rows)
+}
+
+/// The SQL of [`read_tail_page`], after the position `($1, $2)` (txid as text, sequence), at
+/// most `$3` rows and `$4` bytes of bodies before the last. The running sum streams in the
+/// index's order, so the rows past the page are never read.
+fn tail_page(columns: &str) -> String {
     format!(
         "select {columns} from (
              select events.*,
@@ -136,18 +159,15 @@ impl Store {
         from: Position,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let rows = sqlx::query_as(&tail_page(
+        read_tail_page(
+            &self.pool,
             "txid::text as txid, sequence, source, received_at, dedup_key, outcome,
              quarantine_reason, transaction_id, state, transaction_type, event_name, entity_id,
              event_time, '{}'::jsonb as headers, ''::bytea as body",
-        ))
-        .bind(from.txid.to_string())
-        .bind(from.sequence)
-        .bind(i64::from(limit))
-        .bind(PAGE_MAX_BODY_BYTES)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
+            from,
+            i64::from(limit),
+        )
+        .await
     }
 
     /// Up to `limit` events after `from`, in log order.
@@ -156,14 +176,7 @@ impl Store {
         from: Position,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let rows = sqlx::query_as(&tail_page(COLUMNS))
-            .bind(from.txid.to_string())
-            .bind(from.sequence)
-            .bind(i64::from(limit))
-            .bind(PAGE_MAX_BODY_BYTES)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows)
+        read_tail_page(&self.pool, COLUMNS, from, i64::from(limit)).await
     }
 
     /// One event by sequence.
