@@ -1,28 +1,29 @@
 //! txhook: a receiver of payment-transaction callbacks that keeps every event, exactly once,
 //! in PostgreSQL.
 //!
-//! The callback path: [`http`] (raw bytes) → [`verify`] (pure) → [`transaction`] (pure) →
+//! The callback path: [`http`] (raw bytes) → [`verify`] (pure) → [`payment`] (pure) →
 //! [`store`] (the event log, group-committed) → answer. Everything else reads the log: the
 //! [`projection`] derives each transaction's current state and history from it.
+//!
+//! The pure parts ([`verify`], [`payment`], [`retry`], [`redact`], the stream's catalogue) live in the
+//! `txhook-core` crate, shared with the dev tools (`txhook-devtools`: `send`, `bench`,
+//! `listen`, the mock provider, a fake Orangepill stream), which reach the service only over
+//! HTTP and WebSocket; the binary offers them as commands.
 
 pub mod cli;
 pub mod config;
 pub mod console;
-pub mod devtools;
 pub mod http;
-pub mod mock;
 pub mod projection;
 pub mod provider;
 pub mod push;
-pub mod redact;
 pub mod server;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
-pub mod transaction;
-pub mod verify;
 
-pub mod retry;
+pub use txhook_core::{payment, redact, retry, verify};
+
 mod run;
 
 pub use run::{healthcheck, migrate, run, serve};

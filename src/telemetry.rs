@@ -9,6 +9,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub use txhook_core::message::error_chain;
+
 /// Libraries whose detailed logs would print what must never be logged, and the most they
 /// may log whatever `RUST_LOG` asks (no directive, however specific, lifts the cap).
 const CAPPED: [(&str, LevelFilter); 9] = [
@@ -90,18 +92,6 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
-}
-
-/// An error with its causes, `a: b: c` (reqwest's top-level message alone says little).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
-use txhook::stream::fake_server::{Options, serve_stream};
+use txhook_devtools::fake_stream::{Options, serve_stream};
 
 use txhook::verify::sign_hmac_hex;
 

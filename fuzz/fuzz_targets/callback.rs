@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
-use txhook::transaction::{Reading, canonical_json, read};
-use txhook::verify::{Keys, Scheme, Verifier, sign_hmac_hex};
+use txhook_core::payment::{Reading, canonical_json, read};
+use txhook_core::verify::{Keys, Scheme, Verifier, sign_hmac_hex};
 
 fuzz_target!(|data: &[u8]| {
     // The first bytes choose a signature header value; the rest is the body.

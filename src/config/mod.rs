@@ -23,7 +23,6 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use secrecy::SecretString;
@@ -39,6 +38,9 @@ use crate::verify::{Keys, Scheme, StaticHeader, Verifier};
 pub use raw::SETTINGS;
 use raw::read_raw;
 pub use secrets::MIN_SECRET_BYTES;
+/// What the `send` and `bench` dev tools need: how to sign, and where the local server
+/// listens ([`load_client`] reads it).
+pub use txhook_core::SigningConfig;
 use validate::{listen, parse_log_format, validate};
 
 /// A configuration problem, reported before anything starts.
@@ -102,16 +104,6 @@ impl Signing {
             static_header: self.static_header.clone(),
         }
     }
-}
-
-/// What the `send` dev tool needs: how to sign, and where the local server listens.
-#[derive(Debug, Clone)]
-pub struct SigningConfig {
-    /// Address the local server listens on (the default target of `send`).
-    pub listen: SocketAddr,
-    pub scheme: Scheme,
-    pub keys: Keys,
-    pub static_header: Option<StaticHeader>,
 }
 
 /// Loads the configuration: `path` (or `./config.toml` when present), then the environment.

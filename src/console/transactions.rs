@@ -9,8 +9,8 @@ use super::error::ConsoleError;
 use super::layout::{headers, page, raw_body, time};
 use super::session::Session;
 use crate::http::AppState;
+use crate::payment::{TxState, why_kept};
 use crate::store::{Listed, Search};
-use crate::transaction::{TxState, why_kept};
 
 /// Rows per page.
 const PAGE: i64 = 50;

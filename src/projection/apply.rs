@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::payment::{self, Current, Logged, Step};
 use crate::store::{Position, ProjectionStep, Store, StoreError, Unprojected};
-use crate::transaction::{self, Current, Logged, Step};
 
 /// Events read per step (a step also stops at 8 MiB of bodies).
 pub const BATCH: i64 = 2048;
@@ -127,7 +127,7 @@ fn readable(events: Vec<Unprojected>) -> Vec<Logged> {
 }
 
 fn logged(sequence: i64, received_at: DateTime<Utc>, body: &[u8]) -> Option<Logged> {
-    transaction::read_transaction(body).map(|transaction| Logged {
+    payment::read_transaction(body).map(|transaction| Logged {
         sequence,
         received_at,
         transaction,
@@ -192,7 +192,7 @@ async fn derive_and_write(step: &mut ProjectionStep, events: &[&Logged]) -> Resu
     let mut steps: Vec<Step> = Vec::with_capacity(events.len());
     for event in events {
         let id = event.transaction.id.as_str();
-        let (now, entry) = transaction::apply(current.remove(id), event);
+        let (now, entry) = payment::apply(current.remove(id), event);
         if entry.applied {
             changed.insert(id);
         }

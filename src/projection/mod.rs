@@ -2,7 +2,7 @@
 //!
 //! The log is the spine: a callback is acknowledged once it is logged, and everything else
 //! reads the log. The projector reads it in tail order from a position kept in PostgreSQL,
-//! applies the state rules ([`crate::transaction::apply`]) and writes the derived rows and
+//! applies the state rules ([`crate::payment::apply`]) and writes the derived rows and
 //! its new position in one database transaction. It wakes the moment a batch commits (in
 //! this process, and through `LISTEN` for other replicas' commits). Every replica runs one;
 //! a row lock lets exactly one step at a time through, so when the replica that projects

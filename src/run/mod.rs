@@ -10,7 +10,7 @@ use crate::cli::{Cli, Command, ConfigCommand, SubscribeArgs};
 use crate::config::{self, Config};
 use crate::provider::{ProviderError, Registrar, StatusHandle};
 use crate::store::Store;
-use crate::{devtools, mock, projection, server};
+use crate::{projection, server};
 
 mod serve;
 
@@ -44,14 +44,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Subscribe(args) => subscribe(&config::load(path)?, &args).await,
-        Command::Send(args) => devtools::send(&config::load_client(path)?, &args).await,
-        Command::Bench(args) => devtools::bench(&config::load_client(path)?, &args).await,
-        Command::MockProvider(args) => mock::run(args, server::shutdown_signal()).await,
+        Command::Send(args) => txhook_devtools::send(&config::load_client(path)?, &args).await,
+        Command::Bench(args) => txhook_devtools::bench(&config::load_client(path)?, &args).await,
+        Command::MockProvider(args) => {
+            txhook_devtools::mock::run(args, server::shutdown_signal()).await
+        }
         Command::Listen(args) => {
             let local = local_origin(std::env::var("TXHOOK_LISTEN").ok());
             let local = url::Url::parse(&local).expect("a valid URL");
             let token = std::env::var("TXHOOK_ADMIN_TOKEN").ok().map(Into::into);
-            devtools::listen(&args, local, token, server::shutdown_signal()).await
+            txhook_devtools::listen(&args, local, token, server::shutdown_signal()).await
         }
         Command::Rebuild => {
             let store = Store::connect_lazy(&config::load(path)?.database)?;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
-use crate::transaction::Reading;
+use crate::payment::Reading;
 
 /// The channel `NOTIFY`'d when the log grows.
 pub const LOG_CHANNEL: &str = "txhook_log";

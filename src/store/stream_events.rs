@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
-use crate::transaction::bounded_key;
+use crate::payment::bounded_key;
 
 /// A stream notification, ready to be written.
 #[derive(Debug, Clone)]

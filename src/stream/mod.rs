@@ -1,13 +1,12 @@
-//! The Orangepill event stream: a WebSocket client that feeds [`crate::store`], and a server
-//! speaking the same protocol for local runs and tests.
+//! The Orangepill event stream: a WebSocket client that feeds [`crate::store`].
 //!
-//! [`catalogue`] lists the documented events, [`protocol`] reads and writes the frames,
-//! [`timestamp`] normalises server timestamps, `client` keeps the subscription alive, and
-//! [`fake_server`] plays the Orangepill side.
+//! [`catalogue`] lists the documented events (in `txhook-core`: the dev tools' fake stream
+//! emits from it), [`protocol`] reads and writes the frames, [`timestamp`] normalises server
+//! timestamps, and `client` keeps the subscription alive. The Orangepill side, for local runs
+//! and tests, is `txhook_devtools::fake_stream`.
 
-pub mod catalogue;
+pub use txhook_core::catalogue;
 mod client;
-pub mod fake_server;
 pub mod protocol;
 mod session;
 mod status;

@@ -72,7 +72,7 @@ async fn hold_writer(
 ) {
     let id = format!("blocker-{}", new_id());
     let body = tx_body(&id, "PAYMENT", "PENDING", "1");
-    let key = txhook::transaction::read(body.as_bytes(), None).dedup_key;
+    let key = txhook::payment::read(body.as_bytes(), None).dedup_key;
     let mut lock = app.db.begin().await.unwrap();
     sqlx::query("insert into event_keys (dedup_key, received_at) values ($1, now())")
         .bind(&key)
@@ -154,7 +154,7 @@ async fn duplicates_inside_one_batch_are_stored_once() {
         }
     }
     assert_eq!(stored, 1);
-    let dedup = txhook::transaction::read(body.as_bytes(), None).dedup_key;
+    let dedup = txhook::payment::read(body.as_bytes(), None).dedup_key;
     let rows: i64 = sqlx::query_scalar("select count(*) from events where dedup_key = $1")
         .bind(dedup)
         .fetch_one(&app.db)

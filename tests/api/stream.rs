@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
-use txhook::stream::fake_server::{FakeStreamServer, Options, serve_stream};
+use txhook_devtools::fake_stream::{FakeStreamServer, Options, serve_stream};
 
 use crate::helpers::{Settings, TestApp, new_id, tx_body};
 

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use load::{Ending, Load};
 use rand::seq::SliceRandom;
 use support::{Cluster, Figures, Txhook, body_of, sample_transaction};
-use txhook::devtools::at_state;
-use txhook::transaction::TxState;
+use txhook::payment::TxState;
+use txhook_devtools::at_state;
 
 /// 1. PostgreSQL dies mid-load (immediate shutdown) and comes back: no 200 while it is down,
 ///    the same txhook process serves 200 again within seconds, and no acked event is lost.

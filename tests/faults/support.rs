@@ -15,7 +15,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::process::{Child, Command};
 use tokio::time::{Instant, timeout};
 
-use txhook::transaction::{Transaction, TxState, TxType};
+use txhook::payment::{Transaction, TxState, TxType};
 
 use super::load::{Ending, Record};
 
@@ -330,7 +330,7 @@ fn free_addr() -> SocketAddr {
 
 /// A realistic DEPOSIT of about 1 KiB, new in PENDING.
 pub fn sample_transaction(id: &str) -> Transaction {
-    txhook::devtools::sample(
+    txhook_devtools::sample(
         &mut rand::rng(),
         id,
         &TxType::Deposit,
@@ -354,7 +354,7 @@ pub fn body_of(t: &Transaction) -> String {
 /// A new transaction's callback body in `state`.
 pub fn callback_body(id: &str, state: &str) -> String {
     let t = sample_transaction(id);
-    body_of(&txhook::devtools::at_state(
+    body_of(&txhook_devtools::at_state(
         &t,
         &TxState::from(state.to_owned()),
     ))

@@ -16,8 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, AppState, ErrorBody};
+use crate::payment;
 use crate::store::{NewCallback, Outcome, Rejected};
-use crate::transaction;
 
 use body::read_body;
 use headers::kept_headers;
@@ -129,7 +129,7 @@ async fn handle(state: &AppState, req: Request) -> Result<Outcome, ApiError> {
     // Verified: the body no longer counts against the unverified-bytes budget.
     drop(unverified);
 
-    let incoming = transaction::read(&body, verified.webhook_id.as_deref());
+    let incoming = payment::read(&body, verified.webhook_id.as_deref());
     let callback = NewCallback {
         received_at,
         headers: kept_headers(&parts.headers, state),

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction as DbTx};
 
+use crate::payment::{Current, Step};
 use crate::store::StoreError;
-use crate::transaction::{Current, Step};
 
 /// The current rows of the transactions `ids`, those that exist.
 pub(super) async fn read_current(

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::derived::{read_current, write_rows, write_steps};
 use super::{PROJECTOR, ProjectionStep, Unprojected};
+use crate::payment::{Current, Step};
 use crate::store::events::read_tail_page;
 use crate::store::position::commit_position;
 use crate::store::{Position, StoreError};
-use crate::transaction::{Current, Step};
 
 impl ProjectionStep {
     /// Up to `limit` events after the step's position, in tail order.

@@ -1,6 +1,7 @@
-//! The transaction callback: its model, how a raw body is read into it, what makes two
-//! deliveries the same event, how states may follow one another, and the current state
-//! derived from a transaction's callbacks.
+//! The payment-transaction callback: its model, how a raw body is read into it, what makes
+//! two deliveries the same event, how states may follow one another, and the current state
+//! derived from a transaction's callbacks. (`payment`, not `transaction`: the word is taken by
+//! the database's transactions.)
 //!
 //! Pure: no database and no HTTP. The raw body stays the truth; the model is what txhook
 //! understands of it.

@@ -8,7 +8,7 @@ use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 
 use super::{Mock, Subscriber};
-use crate::retry::Backoff;
+use txhook_core::retry::Backoff;
 
 /// Nominal first retry, and the longest wait between retries (before `--time-scale`).
 const FIRST_RETRY: Duration = Duration::from_secs(5);
@@ -103,7 +103,7 @@ async fn post(mock: &Mock, subscriber: &Subscriber, webhook_id: &str, body: &Byt
         .send()
         .await;
     match sent {
-        Err(e) => Answer::None(crate::telemetry::error_chain(&e.without_url())),
+        Err(e) => Answer::None(txhook_core::message::error_chain(&e.without_url())),
         Ok(res) if res.status() == reqwest::StatusCode::OK => {
             let v: serde_json::Value = res.json().await.unwrap_or_default();
             Answer::Ok(v["status"].as_str().unwrap_or("ok").to_owned())

@@ -16,11 +16,11 @@ use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use txhook_core::message::error_chain;
+use txhook_core::redact::url as redacted_url;
 use url::Url;
 
-use crate::cli::ListenArgs;
-use crate::redact::url as redacted_url;
-use crate::telemetry::error_chain;
+use crate::args::ListenArgs;
 
 use sse::{Message, Parser};
 
@@ -279,14 +279,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::cli::{Cli, Command};
+
+    /// `listen` on a command line of its own.
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ListenArgs,
+    }
 
     fn args(argv: &[&str]) -> ListenArgs {
-        let cli = Cli::try_parse_from([&["txhook", "listen"], argv].concat()).unwrap();
-        match cli.command {
-            Command::Listen(args) => args,
-            other => panic!("{other:?}"),
-        }
+        Cli::try_parse_from([&["listen"], argv].concat())
+            .unwrap()
+            .args
     }
 
     #[test]
@@ -345,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_negative_after_or_an_unknown_source_is_refused() {
-        let parse = |argv: &[&str]| Cli::try_parse_from([&["txhook", "listen"], argv].concat());
+        let parse = |argv: &[&str]| Cli::try_parse_from([&["listen"], argv].concat());
         assert!(parse(&["--after=-1"]).is_err());
         assert!(parse(&["--source=kafka"]).is_err());
     }

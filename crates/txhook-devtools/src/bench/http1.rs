@@ -147,10 +147,10 @@ fn content_length(headers: &[httparse::Header<'_>]) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devtools::Signer;
-    use crate::devtools::bench::corpus::Maker;
-    use crate::verify::Scheme;
+    use crate::Signer;
+    use crate::bench::corpus::Maker;
     use tokio::net::TcpListener;
+    use txhook_core::verify::Scheme;
 
     fn delivery() -> std::sync::Arc<Delivery> {
         let scheme = Scheme::HmacSha256 {

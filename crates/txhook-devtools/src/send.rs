@@ -5,10 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::Utc;
 use reqwest::header::CONTENT_TYPE;
 
-use super::sample;
-use super::sign::signer_of;
-use crate::cli::SendArgs;
-use crate::config::SigningConfig;
+use crate::args::SendArgs;
+use crate::sample;
+use crate::sign::signer_of;
+use txhook_core::SigningConfig;
 
 /// Why `send` failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub async fn send(config: &SigningConfig, args: &SendArgs) -> anyhow::Result<()>
             .await
             .map_err(|e| SendError::Request {
                 url: url.to_string(),
-                reason: crate::telemetry::error_chain(&e.without_url()),
+                reason: txhook_core::message::error_chain(&e.without_url()),
             })?;
         let status = res.status();
         let answer = res.text().await.unwrap_or_default();
@@ -101,7 +101,7 @@ pub async fn send(config: &SigningConfig, args: &SendArgs) -> anyhow::Result<()>
 }
 
 /// The local server's callback URL: `TXHOOK_LISTEN`, with a wildcard address as loopback.
-pub(super) fn local_url(config: &SigningConfig) -> url::Url {
+pub(crate) fn local_url(config: &SigningConfig) -> url::Url {
     let mut addr = config.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {

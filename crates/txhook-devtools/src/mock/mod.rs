@@ -23,13 +23,16 @@ use rand::rngs::StdRng;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cli::MockArgs;
-use crate::devtools::Signer;
-use crate::stream::fake_server::{FakeStream, Options as StreamOptions};
+use crate::Signer;
+use crate::args::MockArgs;
+use crate::fake_stream::{FakeStream, Options as StreamOptions};
 use ledger::Ledger;
 
 /// Callbacks in flight at once, over all subscribers.
 const MAX_IN_FLIGHT: usize = 64;
+
+/// How long the requests in flight may take to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// A subscriber: where to deliver and how to sign. A new subscription of the same
 /// callbackUrl replaces the credentials (a key rotation) and keeps the deliveries going.
@@ -143,10 +146,34 @@ pub async fn run(args: MockArgs, shutdown: impl Future<Output = ()>) -> anyhow::
         .route("/mock/deliveries", get(ledger::deliveries))
         .with_state(mock)
         .nest("/stream", stream.router());
-    let options = crate::server::ServerSettings {
-        drain: Duration::from_secs(5),
-        ..Default::default()
-    };
-    crate::server::serve(listener, app, shutdown, options).await;
+    serve(listener, app, shutdown).await?;
     Ok(())
+}
+
+/// Serves `app` until `shutdown` resolves, then lets the requests in flight finish, for
+/// [`DRAIN`] at most. Upgraded (WebSocket) connections are not waited for.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .into_future();
+    tokio::pin!(served, shutdown);
+    tokio::select! {
+        served = &mut served => return served,
+        () = &mut shutdown => {}
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop.send(());
+    tokio::time::timeout(DRAIN, served)
+        .await
+        .unwrap_or_else(|_| {
+            tracing::warn!("drain timeout reached; exiting with connections open");
+            Ok(())
+        })
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Mock;
 use super::deliver::Answer;
-use crate::transaction::{TxState, TxType};
+use txhook_core::payment::{TxState, TxType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -8,8 +8,8 @@ use rand::Rng;
 use rand::seq::IndexedRandom;
 
 use super::{Mock, Subscriber, deliver};
-use crate::devtools::{at_state, lifecycle, sample};
-use crate::transaction::TxType;
+use crate::{at_state, lifecycle, sample};
+use txhook_core::payment::TxType;
 
 /// Nominal time between the steps of a lifecycle (before `--time-scale`), at most.
 const STEP_GAP: Duration = Duration::from_secs(5);
@@ -55,7 +55,7 @@ async fn walk(
     mock: Mock,
     subscriber: Arc<Subscriber>,
     id: String,
-    steps: Vec<crate::transaction::Transaction>,
+    steps: Vec<txhook_core::payment::Transaction>,
 ) {
     let bodies: Vec<_> = steps
         .iter()

@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
-use crate::transaction::{
+use txhook_core::payment::{
     Charge, Decimal, Deposit, Exchange, Money, Payment, Rate, Status, Transaction, TxState, TxType,
 };
 
@@ -200,7 +200,7 @@ fn time(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transaction::{Reading, read};
+    use txhook_core::payment::{Reading, read};
 
     #[test]
     fn every_type_reads_back_as_a_transaction_with_its_details() {

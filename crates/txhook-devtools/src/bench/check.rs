@@ -67,7 +67,7 @@ pub async fn check(
             .bearer_auth(token)
             .send()
             .await
-            .map_err(|e| format!("read API: {}", crate::telemetry::error_chain(&e)))?;
+            .map_err(|e| format!("read API: {}", txhook_core::message::error_chain(&e)))?;
         if !res.status().is_success() {
             let status = res.status();
             let text = res.text().await.unwrap_or_default();

@@ -23,10 +23,10 @@ use tokio::time::Instant;
 pub use check::Checked;
 pub use report::Report;
 
-use crate::cli::BenchArgs;
-use crate::config::SigningConfig;
+use crate::args::BenchArgs;
 use corpus::Maker;
 use load::Plan;
+use txhook_core::SigningConfig;
 
 /// Why a benchmark failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,14 +50,14 @@ pub async fn bench(config: &SigningConfig, args: &BenchArgs) -> anyhow::Result<(
     let url = args
         .url
         .clone()
-        .unwrap_or_else(|| super::send::local_url(config));
+        .unwrap_or_else(|| crate::send::local_url(config));
     let (addr, host) = target(&url)?;
     let token = match (&args.admin_token, args.no_check) {
         (_, true) => None,
         (Some(t), false) => Some(t.clone()),
         (None, false) => return Err(BenchError::NoToken.into()),
     };
-    let maker = Maker::new(super::sign::signer_of(config));
+    let maker = Maker::new(crate::sign::signer_of(config));
 
     let made = StdInstant::now();
     let corpus = maker.corpus(args.corpus);

@@ -3,8 +3,8 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
-use crate::config::SigningConfig;
-use crate::verify::{Scheme, sign_hmac_hex, sign_standard};
+use txhook_core::SigningConfig;
+use txhook_core::verify::{Scheme, sign_hmac_hex, sign_standard};
 
 /// A scheme, a key and an optional static header. Its `Debug` shows no secret.
 #[derive(Clone)]

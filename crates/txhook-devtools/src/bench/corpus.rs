@@ -14,8 +14,8 @@ use chrono::Utc;
 use http::HeaderMap;
 use rand::Rng;
 
-use crate::devtools::{Signer, at_state, lifecycle, sample};
-use crate::transaction::{Transaction, TxState, TxType};
+use crate::{Signer, at_state, lifecycle, sample};
+use txhook_core::payment::{Transaction, TxState, TxType};
 
 /// Transactions per wave: how far apart the steps of one lifecycle are sent.
 const WAVE: usize = 256;
@@ -146,7 +146,7 @@ fn padded(t: &Transaction) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme;
+    use txhook_core::verify::Scheme;
 
     fn maker() -> Maker {
         let scheme = Scheme::HmacSha256 {

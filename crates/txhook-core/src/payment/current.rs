@@ -145,7 +145,7 @@ fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transaction::{Reading, read};
+    use crate::payment::{Reading, read};
 
     fn logged(sequence: i64, body: &str) -> Logged {
         let Reading::Transaction(t) = read(body.as_bytes(), None).reading else {

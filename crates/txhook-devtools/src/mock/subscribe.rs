@@ -11,9 +11,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::{Mock, Subscriber, generate};
-use crate::cli::MockScheme;
-use crate::devtools::Signer;
-use crate::verify::{Scheme, decode_whsec};
+use crate::Signer;
+use crate::args::MockScheme;
+use txhook_core::verify::{Scheme, decode_whsec};
 
 type Answer = (StatusCode, Json<Value>);
 

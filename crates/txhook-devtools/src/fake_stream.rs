@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-use super::catalogue;
+use txhook_core::catalogue;
 
 /// How the fake server behaves.
 #[derive(Debug, Clone)]
