@@ -25,8 +25,9 @@ pub struct Conn {
     closing: bool,
 }
 
-/// An answer: its status and body.
-pub struct Answer<'a> {
+/// An HTTP response as read off the connection: its status, and its body in the connection's
+/// input buffer.
+pub struct RawResponse<'a> {
     pub status: u16,
     pub body: &'a [u8],
 }
@@ -52,7 +53,7 @@ impl Conn {
         host: &HeaderValue,
         path: &str,
         d: &Delivery,
-    ) -> Result<Answer<'_>, String> {
+    ) -> Result<RawResponse<'_>, String> {
         self.out.clear();
         self.out.extend_from_slice(b"POST ");
         self.out.extend_from_slice(path.as_bytes());
@@ -73,7 +74,7 @@ impl Conn {
             .write_all(&self.out)
             .await
             .map_err(|e| format!("request: {e}"))?;
-        self.read_answer().await
+        self.read_response().await
     }
 
     /// Whether the server closes the connection after the last answer (`connection: close`):
@@ -82,7 +83,7 @@ impl Conn {
         self.closing
     }
 
-    async fn read_answer(&mut self) -> Result<Answer<'_>, String> {
+    async fn read_response(&mut self) -> Result<RawResponse<'_>, String> {
         self.inp.clear();
         let (status, head, len) = loop {
             self.fill().await?;
@@ -107,7 +108,7 @@ impl Conn {
         if self.inp.len() > head + len {
             return Err("answer: more bytes than its content-length".into());
         }
-        Ok(Answer {
+        Ok(RawResponse {
             status,
             body: &self.inp[head..],
         })

@@ -47,9 +47,9 @@ pub struct Tally {
     pub acked: Vec<(i64, Arc<Delivery>)>,
 }
 
-/// The answer body of a callback.
+/// What the receiver's 200 answer to a callback says: how the callback was kept, and where.
 #[derive(serde::Deserialize)]
-struct Answer<'a> {
+struct CallbackReceipt<'a> {
     status: &'a str,
     sequence: Option<i64>,
 }
@@ -133,9 +133,9 @@ async fn send(conn: &mut Conn, plan: &Plan, d: &Delivery) -> Result<Sent, String
     if answer.status != 200 {
         return Ok(Sent::Status(answer.status));
     }
-    let answer: Answer =
+    let receipt: CallbackReceipt =
         serde_json::from_slice(answer.body).map_err(|e| format!("unreadable 200 answer: {e}"))?;
-    Ok(match (answer.status, answer.sequence) {
+    Ok(match (receipt.status, receipt.sequence) {
         ("stored", Some(sequence)) => Sent::Stored(sequence),
         ("duplicate", _) => Sent::Duplicate,
         ("quarantined", _) => Sent::Quarantined,
