@@ -2,11 +2,14 @@
 # The test command: runs the whole test suite against PostgreSQL.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
-#        scripts/test.sh                       # everything: all targets, the API suite again
-#                                              # in `single` write mode, the fault suite
+#        scripts/test.sh                       # everything: all targets of the workspace, the
+#                                              # API suite again in `single` write mode, the
+#                                              # fault suite
 #        scripts/test.sh --test api            # one test binary (api, cli, e2e_mock,
 #                                              # bench_smoke, listen; faults: scripts/faults.sh)
 #        scripts/test.sh --test api content::  # one file of the API suite (a name filter)
+#        scripts/test.sh -p txhook-devtools    # one package of the workspace (txhook,
+#                                              # txhook-core, txhook-devtools)
 #        scripts/test.sh -- --nocapture
 #
 # The database: when DATABASE_URL is set, the tests use that server (the URL of a role that
@@ -23,9 +26,12 @@
 # the tests to run include them. TXHOOK_CHROMIUM / TXHOOK_CHROMEDRIVER point at other
 # binaries; TXHOOK_SKIP_BROWSER=1 skips those tests (they fail without a browser otherwise).
 #
-# With no arguments it runs `cargo test --all-targets --locked`, checks that schema.sql
-# matches migrations/ (scripts/schema.sh --check), runs the API suite once more in the
-# `single` write mode, then the fault suite (scripts/faults.sh).
+# Tests run over the whole workspace (the txhook package and crates/*) unless the arguments
+# name packages (-p, --package).
+#
+# With no arguments it runs `cargo test --workspace --all-targets --locked`, checks that
+# schema.sql matches migrations/ (scripts/schema.sh --check), runs the API suite once more in
+# the `single` write mode, then the fault suite (scripts/faults.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -39,8 +45,22 @@ command -v cargo >/dev/null 2>&1 ||
 # (`chromium chromium-driver`) the way scripts/pg.sh installs PostgreSQL. TXHOOK_CHROMIUM and
 # TXHOOK_CHROMEDRIVER name other binaries; TXHOOK_SKIP_BROWSER=1 skips those tests (and this).
 browser_tests_selected() {
-    local arg prev=""
+    local arg prev="" packages=0 root=0
     [[ $# -eq 0 ]] && return 0
+    # Packages named, and the txhook package (the browser tests' home) not among them.
+    for arg in "$@"; do
+        [[ $arg == -- ]] && break
+        case "$arg" in
+        -p | --package) packages=1 ;;
+        --package=txhook | -ptxhook) packages=1 root=1 ;;
+        --package=* | -p?*) packages=1 ;;
+        --workspace | --all) root=1 ;;
+        esac
+        [[ ($prev == -p || $prev == --package) && $arg == txhook ]] && root=1
+        prev="$arg"
+    done
+    ((packages && !root)) && return 1
+    prev=""
     for arg in "$@"; do
         [[ $arg == -- ]] && break
         case "$arg" in
@@ -110,6 +130,17 @@ export DATABASE_URL
 
 locked=(--locked)
 [[ -f Cargo.lock ]] || locked=()
+# The whole workspace, unless the arguments name packages.
+packages=(--workspace)
+for arg in "$@"; do
+    case "$arg" in
+    --) break ;;
+    -p | -p?* | --package | --package=* | --workspace | --all)
+        packages=()
+        break
+        ;;
+    esac
+done
 # Every target, unless the arguments pick some (`--test api`): cargo would add them all again.
 targets=(--all-targets)
 for arg in "$@"; do
@@ -121,7 +152,7 @@ for arg in "$@"; do
         ;;
     esac
 done
-cargo test ${targets[@]+"${targets[@]}"} ${locked[@]+"${locked[@]}"} "$@"
+cargo test ${packages[@]+"${packages[@]}"} ${targets[@]+"${targets[@]}"} ${locked[@]+"${locked[@]}"} "$@"
 [[ $# -eq 0 ]] || exit 0
 
 say "schema.sql against migrations/ (scripts/schema.sh --check)"

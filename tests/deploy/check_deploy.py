@@ -107,8 +107,9 @@ def dockerignore_keeps_build_output_history_and_secrets_out():
     lines = {l.strip() for l in read(".dockerignore").splitlines()}
     for entry in ("target/", ".git", ".env", ".env.*", "secrets/", "*.pem", "*.key"):
         assert entry in lines, f".dockerignore lacks {entry}"
-    for needed in ("migrations/", "src/", "config.toml"):
-        # migrations/ and config.toml are built into the binary (sqlx::migrate!, include_str!).
+    for needed in ("migrations/", "src/", "crates/", "config.toml"):
+        # migrations/ and config.toml are built into the binary (sqlx::migrate!, include_str!);
+        # crates/ holds the workspace's other members, which the binary depends on.
         assert needed not in lines, f"the build needs {needed}"
 
 
