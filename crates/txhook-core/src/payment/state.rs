@@ -117,7 +117,7 @@ pub fn why_kept(
 /// Whether a callback (`incoming`, event `sequence`) replaces the current state (`current`,
 /// set by event `current_sequence`).
 ///
-/// The rule as the projector applies it (through `transaction::apply`; nowhere else). Events
+/// The rule as the projector applies it (through `payment::apply`; nowhere else). Events
 /// are judged in the order they were received (their sequence), whatever order they reach
 /// the projector in: a callback received after the current one applies by the state rules;
 /// one received before it (its writer committed late, or it is a quarantined event
