@@ -8,9 +8,9 @@
 //! The pure parts ([`verify`], [`payment`], [`retry`], [`redact`], the stream's catalogue) live in the
 //! `txhook-core` crate, shared with the dev tools (`txhook-devtools`: `send`, `bench`,
 //! `listen`, the mock provider, a fake Orangepill stream), which reach the service only over
-//! HTTP and WebSocket; the binary offers them as commands.
+//! HTTP and WebSocket. The binary (`src/main.rs`, with `cli` and `commands`) offers them as
+//! commands beside the service's own; this library knows nothing of them.
 
-pub mod cli;
 pub mod config;
 pub mod console;
 pub mod http;
@@ -24,6 +24,6 @@ pub mod telemetry;
 
 pub use txhook_core::{payment, redact, retry, verify};
 
-mod run;
+mod service;
 
-pub use run::{healthcheck, migrate, run, serve};
+pub use service::serve;

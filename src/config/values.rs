@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use txhook_core::duration::parse_duration;
+
 use super::ConfigError;
 use crate::redact::url_text as redacted_text;
 
@@ -61,33 +63,18 @@ pub(super) fn millis(var: &'static str, v: Option<u64>, min: u64) -> Result<Dura
     }
 }
 
-/// A duration written `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d` (plain seconds too).
+/// A duration written `<n>ms`, `<n>s`, `<n>m`, `<n>h` or `<n>d` (plain seconds too), longer
+/// than zero: read as the command line reads one.
 pub(super) fn duration(var: &'static str, v: Option<String>) -> Result<Duration, ConfigError> {
     let text = defaulted(var, non_empty(v))?;
-    let wrong = || ConfigError::Invalid {
-        var,
-        why: format!("{text:?} is not a duration like 72h, 30m, 45s or 500ms"),
-    };
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| wrong())?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
-        _ => return Err(wrong()),
-    };
-    if d.is_zero() {
-        return Err(ConfigError::Invalid {
+    match parse_duration(&text) {
+        Ok(d) if d.is_zero() => Err(ConfigError::Invalid {
             var,
             why: "must be longer than zero".into(),
-        });
+        }),
+        Ok(d) => Ok(d),
+        Err(why) => Err(ConfigError::Invalid { var, why }),
     }
-    Ok(d)
 }
 
 /// An absolute http:// or https:// URL.

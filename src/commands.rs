@@ -6,15 +6,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use txhook::config::{self, Config};
+use txhook::provider::{ProviderError, Registrar, StatusHandle};
+use txhook::store::Store;
+use txhook::{projection, serve, server};
+
 use crate::cli::{Cli, Command, ConfigCommand, SubscribeArgs};
-use crate::config::{self, Config};
-use crate::provider::{ProviderError, Registrar, StatusHandle};
-use crate::store::Store;
-use crate::{projection, server};
-
-mod serve;
-
-pub use serve::serve;
 
 /// Runs the command `cli` names. A configuration problem comes back as a
 /// [`config::ConfigError`].
@@ -98,7 +95,7 @@ fn local_origin(listen: Option<String>) -> String {
 }
 
 /// Succeeds when `url` answers 200 within `timeout_secs`.
-pub async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
+async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(timeout_secs))
         .build()?;
@@ -116,7 +113,7 @@ pub async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
 }
 
 /// Applies migrations and exits.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = Store::connect_lazy(&config.database)?;
     store.migrate().await?;
     tracing::info!("migrations applied");
@@ -124,7 +121,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Registers once, retrying within `args.timeout`; prints the outcome.
-pub async fn subscribe(config: &Config, args: &SubscribeArgs) -> anyhow::Result<()> {
+async fn subscribe(config: &Config, args: &SubscribeArgs) -> anyhow::Result<()> {
     let provider = config
         .provider
         .as_ref()
@@ -161,8 +158,8 @@ pub async fn subscribe(config: &Config, args: &SubscribeArgs) -> anyhow::Result<
     let attempt = result?;
     println!(
         "registered {} with {} (HTTP {}, attempt {})",
-        crate::redact::url_text(&registrar.registration().callback_url),
-        crate::redact::url_text(&registrar.registration().provider),
+        txhook::redact::url_text(&registrar.registration().callback_url),
+        txhook::redact::url_text(&registrar.registration().provider),
         attempt.http_status.unwrap_or_default(),
         attempt.number
     );
