@@ -30,7 +30,8 @@ RUN cargo chef cook --release --locked --bin txhook --recipe-path recipe.json
 COPY . .
 # Migrations are embedded in the binary (sqlx::migrate!), so migrations/ is part of the context.
 # Stripped for the image (about 14 MB instead of 83); the line tables stay in the builder
-# stage as /out/txhook.debug for whoever needs to symbolize a backtrace.
+# stage as /out/txhook.debug for whoever needs to symbolize a backtrace. objcopy is binutils,
+# which the Rust slim image has (its gcc depends on it). scripts/image-test.sh checks the result.
 RUN mkdir -p /out \
     && cargo build --release --locked --bin txhook \
     && objcopy --only-keep-debug target/release/txhook /out/txhook.debug \
