@@ -173,19 +173,22 @@ PG_PASSWORD="$(random_secret)"
 ADMIN_TOKEN="$(random_secret)"
 SHARED_KEY="$(random_secret)"
 
+# A database named apart from its owner: the official image creates any POSTGRES_DB, and so
+# does a stand-in that only creates one when the two names differ.
+PG_DB=txhook_image_test
 PG_RUN=(docker run -d --name "$PG"
-    -e POSTGRES_USER=txhook -e POSTGRES_DB=txhook -e "POSTGRES_PASSWORD=$PG_PASSWORD")
+    -e POSTGRES_USER=txhook -e "POSTGRES_DB=$PG_DB" -e "POSTGRES_PASSWORD=$PG_PASSWORD")
 if [[ $NETWORK == host ]]; then
     PG_RUN+=(--network host "$PG_IMAGE" -c listen_addresses=127.0.0.1 -c "port=$PG_PORT")
     PG_HOSTPORT="127.0.0.1:$PG_PORT"
-    PG_READY=(pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U txhook -d txhook)
+    PG_READY=(pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U txhook -d "$PG_DB")
 else
     NET="$RUN_ID"
     docker network create "$NET" >/dev/null
     # POSTGRES_LISTEN: a stand-in image may listen on loopback only unless told otherwise.
     PG_RUN+=(--network "$NET" --network-alias db -e 'POSTGRES_LISTEN=*' "$PG_IMAGE")
     PG_HOSTPORT="db:5432"
-    PG_READY=(pg_isready -q -h 127.0.0.1 -p 5432 -U txhook -d txhook)
+    PG_READY=(pg_isready -q -h 127.0.0.1 -p 5432 -U txhook -d "$PG_DB")
 fi
 say "PostgreSQL: $PG_IMAGE at $PG_HOSTPORT (network $NETWORK)"
 "${PG_RUN[@]}" >/dev/null || fail "could not start $PG_IMAGE"
@@ -201,7 +204,7 @@ ok "PostgreSQL ready"
 # --- txhook's environment: .env.example, then the test's own values ------------------------
 {
     grep -Ev '^[[:space:]]*(#|$)|^(DATABASE_URL|TXHOOK_SHARED_KEY|TXHOOK_ADMIN_TOKEN|TXHOOK_LISTEN)=' .env.example
-    echo "DATABASE_URL=postgres://txhook:$PG_PASSWORD@$PG_HOSTPORT/txhook"
+    echo "DATABASE_URL=postgres://txhook:$PG_PASSWORD@$PG_HOSTPORT/$PG_DB"
     echo "TXHOOK_SHARED_KEY=$SHARED_KEY"
     echo "TXHOOK_ADMIN_TOKEN=$ADMIN_TOKEN"
     if [[ $NETWORK == host ]]; then echo "TXHOOK_LISTEN=127.0.0.1:$PORT"; else echo "TXHOOK_LISTEN=0.0.0.0:8080"; fi
@@ -221,7 +224,7 @@ if ! out="$(docker run --rm "${HARDENED[@]}" "$IMAGE" migrate 2>&1)"; then
     printf '%s\n' "$out" | tail -n 20 >&2
     fail "txhook migrate failed"
 fi
-applied="$(docker exec "$PG" psql -X -At -U txhook -d txhook -p "${PG_PORT:-5432}" \
+applied="$(docker exec "$PG" psql -X -At -U txhook -d "$PG_DB" -p "${PG_PORT:-5432}" \
     -c 'select count(*) from _sqlx_migrations where success')" || fail "cannot read _sqlx_migrations"
 want="$(find migrations -maxdepth 1 -name '*.sql' | wc -l)"
 [[ $applied -eq $want ]] || fail "$applied migrations applied, migrations/ has $want"
