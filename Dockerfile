@@ -39,16 +39,6 @@ RUN mkdir -p /out \
     && chmod 0755 /out/txhook
 
 FROM ${RUNTIME_IMAGE} AS runtime
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-ARG CREATED=unknown
-LABEL org.opencontainers.image.title="txhook" \
-      org.opencontainers.image.description="Receives payment-transaction callbacks and stream events and keeps them, exactly once, in PostgreSQL" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.licenses="MIT OR Apache-2.0" \
-      org.opencontainers.image.documentation="docs/deployment.md"
 
 # ca-certificates only. The binary carries its own (webpki) roots for the provider, the
 # stream and PostgreSQL; the system bundle is there for sslrootcert= and for private CAs
@@ -66,6 +56,19 @@ RUN apt-get update \
     && install -d -m 0755 /srv/txhook
 
 COPY --from=builder /out/txhook /usr/local/bin/txhook
+
+# The labels after the layers: a new REVISION or CREATED changes metadata only, and the
+# layers above stay cached (build arguments in scope are part of each RUN's cache key).
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="txhook" \
+      org.opencontainers.image.description="Receives payment-transaction callbacks and stream events and keeps them, exactly once, in PostgreSQL" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0" \
+      org.opencontainers.image.documentation="docs/deployment.md"
 
 # An empty working directory: txhook reads ./config.toml only when one is there, so the
 # image is configured by the environment alone (mount a file here, or pass --config, to use

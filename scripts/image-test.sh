@@ -143,6 +143,8 @@ if [[ ${IMAGE_TEST_BUILD:-1} != 0 ]]; then
         fail "docker build failed"
     fi
     ok "image $IMAGE builds ($((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1 / 1e6}'))"
+    rev="$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.revision"}}' "$IMAGE")"
+    [[ $rev == "$(git rev-parse HEAD 2>/dev/null || echo unknown)" ]] || fail "label org.opencontainers.image.revision is $rev"
 else
     docker image inspect "$IMAGE" >/dev/null 2>&1 || fail "IMAGE_TEST_BUILD=0 but there is no image $IMAGE"
     say "IMAGE_TEST_BUILD=0: testing $IMAGE as it is"
