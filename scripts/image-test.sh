@@ -132,7 +132,7 @@ BASE="http://127.0.0.1:$PORT"
 
 # --- the image builds ----------------------------------------------------------------------
 if [[ ${IMAGE_TEST_BUILD:-1} != 0 ]]; then
-    BUILD=(docker build -t "$IMAGE" --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)")
+    BUILD=(docker build --force-rm -t "$IMAGE" --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)")
     [[ $NETWORK == host ]] && BUILD+=(--network host)
     mkdir -p target/image-test
     LOG=target/image-test/build.log
