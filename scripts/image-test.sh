@@ -46,7 +46,7 @@ if ! command -v docker >/dev/null 2>&1; then
     say "skipped: no Docker engine (no docker command); nothing was built or run"
     exit 0
 fi
-if ! docker info >/dev/null 2>&1; then
+if ! timeout 30 docker info >/dev/null 2>&1; then
     say "skipped: no Docker engine (docker info failed); nothing was built or run"
     exit 0
 fi
