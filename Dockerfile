@@ -29,8 +29,9 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --bin txhook --recipe-path recipe.json
 COPY . .
 # Migrations are embedded in the binary (sqlx::migrate!), so migrations/ is part of the context.
-# Stripped for the image (about 14 MB instead of 83); the line tables stay in the builder
-# stage as /out/txhook.debug for whoever needs to symbolize a backtrace.
+# Stripped for the image (about 16 MB instead of 91); the line tables stay in the builder
+# stage as /out/txhook.debug for whoever needs to symbolize a backtrace. objcopy is binutils,
+# which the Rust slim image has (its gcc depends on it). scripts/image-test.sh checks the result.
 RUN mkdir -p /out \
     && cargo build --release --locked --bin txhook \
     && objcopy --only-keep-debug target/release/txhook /out/txhook.debug \
@@ -38,6 +39,26 @@ RUN mkdir -p /out \
     && chmod 0755 /out/txhook
 
 FROM ${RUNTIME_IMAGE} AS runtime
+
+# ca-certificates only. The binary carries its own (webpki) roots for the provider, the
+# stream and PostgreSQL; the system bundle is there for sslrootcert= and for private CAs
+# mounted beside it. Not pinned to a Debian revision: the archive keeps only the current
+# one, so a pin would break the build at the next security update. The base image tag is
+# the pin. apt's package caches (*.bin, 70 MB) go too, where the base image does not already
+# keep apt from writing them.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+    && groupadd --system --gid 10001 txhook \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin txhook \
+    && install -d -m 0755 /srv/txhook
+
+COPY --from=builder /out/txhook /usr/local/bin/txhook
+
+# The labels after the layers: a new REVISION or CREATED changes metadata only, and the
+# layers above stay cached (build arguments in scope are part of each RUN's cache key).
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -48,22 +69,6 @@ LABEL org.opencontainers.image.title="txhook" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0" \
       org.opencontainers.image.documentation="docs/deployment.md"
-
-# ca-certificates only. The binary carries its own (webpki) roots for the provider, the
-# stream and PostgreSQL; the system bundle is there for sslrootcert= and for private CAs
-# mounted beside it. Not pinned to a Debian revision: the archive keeps only the current
-# one, so a pin would break the build at the next security update. The base image tag is
-# the pin.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 txhook \
-    && useradd --system --uid 10001 --gid 10001 --no-create-home \
-        --home-dir /nonexistent --shell /usr/sbin/nologin txhook \
-    && install -d -m 0755 /srv/txhook
-
-COPY --from=builder /out/txhook /usr/local/bin/txhook
 
 # An empty working directory: txhook reads ./config.toml only when one is there, so the
 # image is configured by the environment alone (mount a file here, or pass --config, to use

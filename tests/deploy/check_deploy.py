@@ -205,6 +205,16 @@ def compose_demo_profile_closes_the_loop_through_the_mock():
             assert svc["image"] == "txhook:local", name
 
 
+@check
+def compose_builds_the_image_once():
+    s = compose()["services"]
+    builders = sorted(name for name, svc in s.items() if "build" in svc)
+    assert builders == ["txhook"], f"only txhook builds txhook:local, not {builders}"
+    for name, svc in s.items():
+        if svc.get("image") == "txhook:local":
+            assert svc.get("pull_policy") == "never", f"{name} would try to pull txhook:local"
+
+
 # --- deploy/k8s -------------------------------------------------------------------------
 
 
