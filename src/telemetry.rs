@@ -37,6 +37,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// Seconds since `oldest` (the age of the oldest thing waiting), 0 when nothing waits or the
+/// clock went back: the lag and backlog gauges and the projection's status all read it.
+pub fn age_seconds(oldest: Option<chrono::DateTime<chrono::Utc>>) -> f64 {
+    oldest.map_or(0.0, |t| {
+        (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+    })
+}
+
 /// Starts logging: `RUST_LOG` filter (default `info`), text or JSON lines on stderr.
 pub fn init_logging(format: LogFormat) {
     let rust_log = std::env::var("RUST_LOG").ok();

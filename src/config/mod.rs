@@ -29,7 +29,7 @@ use secrecy::SecretString;
 
 use crate::http::HttpSettings;
 use crate::provider::ProviderSettings;
-use crate::push::DeliveryOptions;
+use crate::push::DeliverySettings;
 use crate::server::ServerSettings;
 use crate::store::{DatabaseSettings, WriteSettings};
 use crate::stream::StreamSettings;
@@ -77,7 +77,7 @@ pub struct Config {
     /// The Orangepill stream, when `TXHOOK_REALM_KEY` is set.
     pub stream: Option<StreamSettings>,
     /// Deliveries to destinations: how long to keep trying, how soon to retry.
-    pub delivery: DeliveryOptions,
+    pub delivery: DeliverySettings,
 }
 
 /// The signing section: scheme, keys (current first, then previous) and the static header.

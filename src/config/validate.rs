@@ -16,10 +16,10 @@ use super::values::{
 use super::{Config, ConfigError, Signing};
 use crate::http::HttpSettings;
 use crate::provider::{ProviderSettings, Registration, RegistrationSecrets};
-use crate::push::DeliveryOptions;
+use crate::push::DeliverySettings;
 use crate::redact::url_text as redacted_text;
 use crate::server::ServerSettings;
-use crate::store::{BatchOptions, DatabaseSettings, WriteMode, WriteSettings};
+use crate::store::{BatchSizing, DatabaseSettings, WriteMode, WriteSettings};
 use crate::stream::StreamSettings;
 use crate::telemetry::LogFormat;
 
@@ -44,7 +44,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
         log_format: parse_log_format(raw.log_format.clone())?,
         provider: provider(&raw, &signing, http.public_url.as_ref())?,
         stream: stream(&raw)?,
-        delivery: DeliveryOptions {
+        delivery: DeliverySettings {
             max_age: duration("TXHOOK_DELIVERY_MAX_AGE", raw.delivery_max_age.clone())?,
             backoff_initial: millis(
                 "TXHOOK_DELIVERY_BACKOFF_INITIAL_MS",
@@ -135,7 +135,7 @@ fn write(
             ("single", WriteMode::Single),
         ],
     )?;
-    let batch = BatchOptions {
+    let batch = BatchSizing {
         writers: count("TXHOOK_BATCH_WRITERS", raw.batch_writers, 64)?,
         max_batch: count("TXHOOK_BATCH_MAX", raw.batch_max, 10_000)?,
         queue_capacity: count("TXHOOK_QUEUE_CAPACITY", raw.queue_capacity, 1_000_000)?,

@@ -39,9 +39,7 @@ async fn projection(_: Admin, State(state): State<AppState>) -> Result<Json<Valu
     let (lag, oldest) = store.projection_lag(LAG_CAP).await?;
     let failures = store.projection_failures(RECENT).await?;
     let failure_count = store.projection_failure_count().await?;
-    let lag_seconds = oldest.map_or(0.0, |t| {
-        (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
-    });
+    let lag_seconds = crate::telemetry::age_seconds(oldest);
     Ok(Json(json!({
         "position": position.sequence,
         "lagEvents": lag,

@@ -62,9 +62,7 @@ async fn record_lag(store: &Store) {
     match store.projection_lag(100_000).await {
         Ok((events, oldest)) => {
             metrics::gauge!("txhook_projection_lag_events").set(events as f64);
-            let seconds = oldest.map_or(0.0, |t| {
-                (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
-            });
+            let seconds = crate::telemetry::age_seconds(oldest);
             metrics::gauge!("txhook_projection_lag_seconds").set(seconds);
         }
         Err(e) => tracing::debug!(error = %e, "cannot measure the projection lag"),

@@ -7,7 +7,7 @@ mod deliver;
 pub mod filter;
 mod item;
 
-pub use deliver::{DELIVERY_TIMEOUT, DeliveryOptions, new_secret, run as deliver};
+pub use deliver::{DELIVERY_TIMEOUT, DeliverySettings, new_secret, run as deliver};
 
 pub use filter::{Filter, FilterError};
 pub use item::{Event, transaction_json};

@@ -20,7 +20,7 @@ use super::{NewCallback, Outcome, Store, StoreError};
 pub struct WriteSettings {
     pub mode: WriteMode,
     /// Group commit sizing (in `single` mode the batch limit is one).
-    pub batch: BatchOptions,
+    pub batch: BatchSizing,
 }
 
 /// How callbacks are committed.
@@ -34,9 +34,9 @@ pub enum WriteMode {
 
 impl WriteSettings {
     /// The batch sizing the writers use: one write path, `single` is batches of one.
-    pub fn effective_batch(&self) -> BatchOptions {
+    pub fn effective_batch(&self) -> BatchSizing {
         match self.mode {
-            WriteMode::Single => BatchOptions {
+            WriteMode::Single => BatchSizing {
                 max_batch: 1,
                 ..self.batch
             },
@@ -47,7 +47,7 @@ impl WriteSettings {
 
 /// How group commit is sized.
 #[derive(Debug, Clone, Copy)]
-pub struct BatchOptions {
+pub struct BatchSizing {
     /// Writers, each with at most one batch (one database connection) in flight.
     pub writers: usize,
     /// Most callbacks in one database transaction.
@@ -83,7 +83,7 @@ pub struct WriterTasks(JoinSet<()>);
 
 impl LogWriter {
     /// Starts `options.writers` writers on `store`.
-    pub fn start(store: Store, options: BatchOptions) -> (Self, WriterTasks) {
+    pub fn start(store: Store, options: BatchSizing) -> (Self, WriterTasks) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let mut tasks = JoinSet::new();

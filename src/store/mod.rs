@@ -31,7 +31,7 @@ pub use destinations::{
 pub use error::StoreError;
 pub use events::{EventRow, PAGE_MAX_BODY_BYTES, TailError};
 pub use listing::{Page, TransactionFilter};
-pub use log_writer::{BatchOptions, LogWriter, SubmitError, WriteMode, WriteSettings, WriterTasks};
+pub use log_writer::{BatchSizing, LogWriter, SubmitError, WriteMode, WriteSettings, WriterTasks};
 pub use partitions::MONTHS_AHEAD;
 pub use position::Position;
 pub use projection::{Failure, ProjectionStep, Unprojected};

@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::DeliveryOptions;
+use super::DeliverySettings;
 use super::request::post;
 use crate::retry::Backoff;
 use crate::store::{Claimed, DestinationRow, Store, StoreError};
@@ -22,7 +22,7 @@ const LEASE: Duration = Duration::from_secs(30);
 pub(super) async fn claim_all(
     store: &Store,
     client: &reqwest::Client,
-    options: DeliveryOptions,
+    options: DeliverySettings,
     destinations: &[DestinationRow],
     in_flight: &mut HashMap<Uuid, usize>,
     attempts: &mut JoinSet<Uuid>,
@@ -59,7 +59,7 @@ async fn attempt(
     destination: &DestinationRow,
     claimed: Claimed,
     token: Uuid,
-    options: DeliveryOptions,
+    options: DeliverySettings,
 ) {
     let started = Instant::now();
     let result = post(store, client, destination, claimed.sequence).await;

@@ -38,7 +38,7 @@ pub use secret::new_secret;
 
 /// How deliveries are made.
 #[derive(Debug, Clone, Copy)]
-pub struct DeliveryOptions {
+pub struct DeliverySettings {
     /// A delivery not delivered this long after it was made is dead-lettered.
     pub max_age: Duration,
     /// Wait before the second attempt; it doubles (with jitter) up to an hour.
@@ -59,7 +59,7 @@ const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 86_400);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Delivers until `stop` turns true, then lets the attempts in flight finish (bounded).
-pub async fn run(store: Store, options: DeliveryOptions, mut stop: watch::Receiver<bool>) {
+pub async fn run(store: Store, options: DeliverySettings, mut stop: watch::Receiver<bool>) {
     let client = match reqwest::Client::builder()
         .timeout(DELIVERY_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -144,13 +144,11 @@ fn settle(in_flight: &mut HashMap<Uuid, usize>, done: Result<Uuid, tokio::task::
 async fn record_backlogs(store: &Store) {
     match store.delivery_backlogs().await {
         Ok(rows) => {
-            let now = chrono::Utc::now();
             for (id, backlog, oldest) in rows {
                 let label = id.to_string();
                 metrics::gauge!("txhook_delivery_backlog", "destination" => label.clone())
                     .set(backlog as f64);
-                let age =
-                    oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+                let age = crate::telemetry::age_seconds(oldest);
                 metrics::gauge!("txhook_delivery_oldest_age_seconds", "destination" => label)
                     .set(age);
             }
