@@ -9,18 +9,15 @@ use secrecy::ExposeSecret;
 use super::raw::Raw;
 use super::secrets::check_secret;
 use super::signing::signing;
-use super::upstream::require_encrypted;
+use super::upstream::{provider, stream};
 use super::values::{
     choice, count, defaulted, duration, http_url, millis, non_empty, non_empty_secret, secs,
 };
-use super::{Config, ConfigError, Signing};
+use super::{Config, ConfigError};
 use crate::http::HttpSettings;
-use crate::provider::{ProviderSettings, Registration, RegistrationSecrets};
 use crate::push::DeliverySettings;
-use crate::redact::url_text as redacted_text;
 use crate::server::ServerSettings;
 use crate::store::{BatchSizing, DatabaseSettings, WriteMode, WriteSettings};
-use crate::stream::StreamSettings;
 use crate::telemetry::LogFormat;
 
 /// Most bytes of bodies one group commit may carry: a quarter of PostgreSQL's 1 GB limit on
@@ -161,119 +158,6 @@ fn write(
         }
     }
     Ok(WriteSettings { mode, batch })
-}
-
-fn allow_insecure(raw: &Raw) -> Result<bool, ConfigError> {
-    defaulted(
-        "TXHOOK_ALLOW_INSECURE_UPSTREAM",
-        raw.allow_insecure_upstream,
-    )
-}
-
-fn provider(
-    raw: &Raw,
-    signing: &Signing,
-    public_url: Option<&url::Url>,
-) -> Result<Option<ProviderSettings>, ConfigError> {
-    // Checked whether or not a provider is configured, so that `config check` sees them.
-    let backoff_initial = millis("TXHOOK_REGISTER_BACKOFF_MS", raw.register_backoff_ms, 1)?;
-    let backoff_max = secs(
-        "TXHOOK_REGISTER_MAX_BACKOFF_SECS",
-        raw.register_max_backoff_secs,
-    )?;
-    let Some(provider_url) = non_empty(raw.provider_url.clone())
-        .map(|u| http_url("TXHOOK_PROVIDER_URL", &u))
-        .transpose()?
-    else {
-        return Ok(None);
-    };
-    require_encrypted(
-        "TXHOOK_PROVIDER_URL",
-        &provider_url,
-        "https",
-        allow_insecure(raw)?,
-    )?;
-    let public_url = public_url.ok_or(ConfigError::Missing {
-        var: "TXHOOK_PUBLIC_URL",
-        hint: " when TXHOOK_PROVIDER_URL is set (it forms the callbackUrl)",
-    })?;
-    let secrets = RegistrationSecrets {
-        shared_key: signing.shared_key.clone(),
-        // The provider gets the header name as configured (names compare
-        // case-insensitively, but the spelling given is the one sent).
-        header: signing.static_header.as_ref().map(|h| {
-            let name = signing.header_key.clone();
-            (
-                name.unwrap_or_else(|| h.name().to_string()),
-                h.value().clone(),
-            )
-        }),
-        api_key: non_empty_secret(raw.provider_api_key.clone()),
-    };
-    let registration =
-        Registration::new(&provider_url, public_url, secrets).ok_or(ConfigError::Invalid {
-            var: "TXHOOK_PROVIDER_URL",
-            why: "does not form the subscription endpoint".into(),
-        })?;
-    Ok(Some(ProviderSettings {
-        registration,
-        backoff_initial,
-        backoff_max,
-    }))
-}
-
-/// The stream's settings, when a realm key is set (its URL is checked either way).
-fn stream(raw: &Raw) -> Result<Option<StreamSettings>, ConfigError> {
-    let text = defaulted("TXHOOK_STREAM_URL", non_empty(raw.stream_url.clone()))?;
-    let url = url::Url::parse(&text)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "ws" | "wss"))
-        .ok_or_else(|| ConfigError::Invalid {
-            var: "TXHOOK_STREAM_URL",
-            why: format!("{:?} is not a ws:// or wss:// URL", redacted_text(&text)),
-        })?;
-    require_encrypted("TXHOOK_STREAM_URL", &url, "wss", allow_insecure(raw)?)?;
-    let ping_interval = secs(
-        "TXHOOK_STREAM_PING_INTERVAL_SECS",
-        raw.stream_ping_interval_secs,
-    )?;
-    let idle_timeout = secs(
-        "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
-        raw.stream_idle_timeout_secs,
-    )?;
-    if idle_timeout <= ping_interval {
-        return Err(ConfigError::Invalid {
-            var: "TXHOOK_STREAM_IDLE_TIMEOUT_SECS",
-            why: "must be longer than TXHOOK_STREAM_PING_INTERVAL_SECS".into(),
-        });
-    }
-    // At least 10 ms: no reconnect loop without a pause.
-    let backoff_initial = millis(
-        "TXHOOK_STREAM_BACKOFF_INITIAL_MS",
-        raw.stream_backoff_initial_ms,
-        10,
-    )?;
-    let backoff_max = millis(
-        "TXHOOK_STREAM_BACKOFF_MAX_MS",
-        raw.stream_backoff_max_ms,
-        10,
-    )?;
-    if backoff_max < backoff_initial {
-        return Err(ConfigError::Invalid {
-            var: "TXHOOK_STREAM_BACKOFF_MAX_MS",
-            why: "must be at least TXHOOK_STREAM_BACKOFF_INITIAL_MS".into(),
-        });
-    }
-    Ok(
-        non_empty_secret(raw.realm_key.clone()).map(|realm_key| StreamSettings {
-            url,
-            realm_key,
-            ping_interval,
-            idle_timeout,
-            backoff_initial,
-            backoff_max,
-        }),
-    )
 }
 
 pub(super) fn listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {

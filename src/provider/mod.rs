@@ -4,6 +4,7 @@
 //! A client that feeds [`crate::store`]; `serve` runs it in the background, `txhook subscribe`
 //! runs it once.
 
+mod attempt;
 mod register;
 mod status;
 
@@ -14,7 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub use crate::retry::{Backoff, retry_after};
-pub use register::{Attempt, Registrar, Verdict};
+pub use attempt::{Attempt, Verdict};
+pub use register::Registrar;
 pub use status::{RegistrationState, RegistrationStatus, StatusHandle};
 
 /// Longest part of the provider's answer that is kept (logged, stored, shown).
