@@ -1,6 +1,10 @@
 //! `GET /api/v1/events/stream`: the event log, live, as Server-Sent Events.
 //!
-//! Each event is one message: `id:` its sequence, `data:` the item of `/api/v1/events`. The
+//! The stream opens with a message that has only an `id:`: the position it starts after, so
+//! that a client that loses the connection before the first event still resumes from where it
+//! began (an `id:` without `data:` dispatches nothing in EventSource; it only sets the last
+//! event ID). Each event is one message: `id:` its sequence, `data:` the item of
+//! `/api/v1/events`. The
 //! stream reads the log in tail order like the long-poll (gap-free: an event that commits
 //! late is sent, never skipped), a page at a time, and is woken by commits. Memory per
 //! client is one page; a client that stops reading while events wait is disconnected.
@@ -112,6 +116,7 @@ pub async fn open(
     let tail = Tail {
         grew: state.store.log_changes(),
         store: state.store.clone(),
+        started: false,
         from,
         pending: VecDeque::new(),
         filter,
@@ -128,6 +133,8 @@ pub async fn open(
 struct Tail {
     store: Store,
     grew: watch::Receiver<u64>,
+    /// Whether the opening message (the starting position) went out.
+    started: bool,
     /// The last event read.
     from: Position,
     pending: VecDeque<EventRow>,
@@ -139,6 +146,14 @@ struct Tail {
 impl Tail {
     /// The next message, or `None` to end the stream.
     async fn next(&mut self) -> Option<Message> {
+        if !self.started {
+            self.started = true;
+            return Some(
+                Message::default()
+                    .id(self.from.sequence.to_string())
+                    .comment("from here"),
+            );
+        }
         // Asked for the next message this long after the last was handed over: the client
         // took that long to read it.
         let slow = self

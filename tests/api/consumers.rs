@@ -20,6 +20,8 @@ struct Message {
 struct SseReader {
     body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buf: String,
+    /// The `id:` of the messages without `data:` (the stream's starting position), last first.
+    positions: Vec<i64>,
 }
 
 impl SseReader {
@@ -42,6 +44,7 @@ impl SseReader {
         Self {
             body: r.bytes_stream().boxed(),
             buf: String::new(),
+            positions: Vec::new(),
         }
     }
 
@@ -62,11 +65,15 @@ impl SseReader {
                         data.push_str(v.trim_start());
                     }
                 }
-                if let Some(id) = id {
-                    return Message {
-                        id,
-                        data: serde_json::from_str(&data).unwrap(),
-                    };
+                match id {
+                    Some(id) if data.is_empty() => self.positions.insert(0, id),
+                    Some(id) => {
+                        return Message {
+                            id,
+                            data: serde_json::from_str(&data).unwrap(),
+                        };
+                    }
+                    None => {}
                 }
                 continue;
             }
@@ -186,6 +193,11 @@ async fn the_stream_sends_new_events_live_and_resumes_after_last_event_id() {
             .id,
         sent[0]
     );
+    // Each stream opened by saying where it starts (an `id:` without data), so that a client
+    // cut off before its first event resumes from there instead of from a later "now".
+    assert_eq!(live.positions, [before]);
+    assert_eq!(resumed.positions, [sent[1]]);
+    assert_eq!(from_after.positions, [before]);
 }
 
 #[tokio::test]
