@@ -31,6 +31,15 @@ begin
 end $$;
 
 --
+-- Name: console_sign_outs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.console_sign_outs (
+    nonce text NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+--
 -- Name: consumer_positions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -273,6 +282,13 @@ CREATE TABLE public.transactions (
     charge_for text
 )
 WITH (fillfactor='80');
+
+--
+-- Name: console_sign_outs console_sign_outs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.console_sign_outs
+    ADD CONSTRAINT console_sign_outs_pkey PRIMARY KEY (nonce);
 
 --
 -- Name: consumer_positions consumer_positions_pkey; Type: CONSTRAINT; Schema: public; Owner: -

@@ -72,7 +72,7 @@ pub async fn sign_in(
     }
 }
 
-/// Ends the session.
+/// Ends the session, here and for every copy of its cookie.
 pub async fn sign_out(
     State(state): State<AppState>,
     session: Session,
@@ -80,6 +80,7 @@ pub async fn sign_out(
     Form(form): Form<SignOut>,
 ) -> Result<Response, ConsoleError> {
     session.check_form(&headers, &form.csrf)?;
+    session.sign_out(&state).await?;
     Ok((
         [(header::SET_COOKIE, session::ended_cookie(&state))],
         Redirect::to("/console/login"),

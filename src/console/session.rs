@@ -3,8 +3,10 @@
 //! from the console must come from the console itself: its `Origin` (or `Referer`) is this
 //! server and its form carries the session's CSRF token.
 //!
-//! The cookie is `<expiry>.<nonce>.<mac>`, the MAC keyed by a hash of the admin token: no
-//! server-side state, and changing the token signs everyone out.
+//! The cookie is `<expiry>.<nonce>.<mac>`, the MAC keyed by a hash of the admin token, so
+//! changing the token signs everyone out. Signing out records the session's nonce in
+//! PostgreSQL until its expiry: a copy of the cookie (another tab, a stolen one) stops working
+//! at once, on every replica.
 
 use std::time::Duration;
 
@@ -29,6 +31,8 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 #[derive(Debug, Clone)]
 pub struct Session {
     nonce: String,
+    /// When the session ends by itself (Unix seconds).
+    expiry: i64,
     key: [u8; 32],
 }
 
@@ -41,6 +45,16 @@ impl Session {
     /// Whether `token` is this session's CSRF token (constant time).
     pub fn csrf_ok(&self, token: &str) -> bool {
         token.as_bytes().ct_eq(self.csrf().as_bytes()).into()
+    }
+
+    /// Ends the session everywhere: its cookie no longer signs anyone in.
+    pub async fn sign_out(&self, state: &AppState) -> Result<(), ConsoleError> {
+        let expires_at = chrono::DateTime::from_timestamp(self.expiry, 0).unwrap_or_default();
+        state
+            .store
+            .sign_out_console_session(&self.nonce, expires_at)
+            .await?;
+        Ok(())
     }
 
     /// A state-changing form of this session goes through only when it comes from the
@@ -125,11 +139,13 @@ fn session_from(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return None;
     }
-    if expiry.parse::<i64>().ok()? < chrono::Utc::now().timestamp() {
+    let expiry = expiry.parse::<i64>().ok()?;
+    if expiry < chrono::Utc::now().timestamp() {
         return None;
     }
     Some(Session {
         nonce: nonce.to_owned(),
+        expiry,
         key,
     })
 }
@@ -144,10 +160,17 @@ impl IntoResponse for SignIn {
 }
 
 impl FromRequestParts<AppState> for Session {
-    type Rejection = SignIn;
+    /// The sign-in form, or the console's error page when the store cannot say whether the
+    /// session was signed out (never let in on a guess).
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, SignIn> {
-        session_from(state, &parts.headers).ok_or(SignIn)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = session_from(state, &parts.headers).ok_or(SignIn.into_response())?;
+        match state.store.console_session_signed_out(&session.nonce).await {
+            Ok(false) => Ok(session),
+            Ok(true) => Err(SignIn.into_response()),
+            Err(e) => Err(ConsoleError::from(e).into_response()),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod append;
 mod console;
+mod console_sessions;
 mod destinations;
 mod error;
 mod events;

@@ -86,6 +86,51 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_pages_need_it() {
 }
 
 #[tokio::test]
+async fn signing_out_ends_the_session_for_every_copy_of_its_cookie() {
+    let app = TestApp::spawn().await;
+    let client = browser();
+    let r = sign_in(&app, &client, ADMIN_TOKEN).await;
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let copy = set.split(';').next().unwrap().to_owned();
+    // A copy of the cookie, as another tab or a thief would hold it, works before.
+    let with_copy = |path: &str| {
+        reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+            .get(app.url(path))
+            .header("cookie", copy.clone())
+            .send()
+    };
+    assert_eq!(with_copy("/console").await.unwrap().status(), 200);
+
+    let page = client
+        .get(app.url("/console"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = client
+        .post(app.url("/console/logout"))
+        .header("origin", format!("http://{}", app.addr))
+        .form(&[("csrf", csrf(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/console/login");
+
+    // After signing out, the copy no longer signs anyone in.
+    let r = with_copy("/console/transactions").await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/console/login");
+    // A new sign-in is a new session.
+    assert_eq!(sign_in(&app, &browser(), ADMIN_TOKEN).await.status(), 303);
+}
+
+#[tokio::test]
 async fn changes_need_the_same_origin_and_the_form_token() {
     let app = TestApp::spawn().await;
     let client = browser();
