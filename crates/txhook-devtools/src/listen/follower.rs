@@ -153,6 +153,17 @@ impl Follower {
             for message in parser.feed(&chunk) {
                 self.handle(message).await?;
             }
+            // The position, also from a message without data (the stream opens by saying
+            // where it starts): a reconnection resumes there even before the first event.
+            if let Some(n) = parser
+                .last_id()
+                .and_then(|id| id.trim().parse::<i64>().ok())
+            {
+                if self.last.is_none() {
+                    eprintln!("listening after #{n}");
+                }
+                self.last = Some(n);
+            }
         }
     }
 

@@ -50,6 +50,12 @@ impl Parser {
         done
     }
 
+    /// The last `id:` seen, also on a message without data (txhook opens its stream with
+    /// one: where it starts): what a reconnection sends as `Last-Event-ID`.
+    pub fn last_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
     fn end_line(&mut self, done: &mut Vec<Message>) {
         let line = std::mem::take(&mut self.line);
         if line.is_empty() {
@@ -156,6 +162,8 @@ mod tests {
             p.feed(b": keep-alive\n\n:\n\nid: 3\n\nretry: 10\n\n")
                 .is_empty()
         );
+        // The id of a block without data is the stream's position all the same.
+        assert_eq!(p.last_id(), Some("3"));
         // The id carries over to the next message; an unfinished message waits.
         assert!(p.feed(b"event: note\ndata: x").is_empty());
         let got = p.feed(b"\n\n");
