@@ -8,7 +8,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -20,9 +19,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 use txhook_devtools::fake_stream::{Options, serve_stream};
 
+use common::process::{BIN, free_addr, txhook};
 use txhook::verify::sign_hmac_hex;
-
-const BIN: &str = env!("CARGO_BIN_EXE_txhook");
 
 // Distinctive secret values: any of them in the output is a leak.
 const SHARED_KEY: &str = "sk-SECRET-shared-91c2e7d4";
@@ -251,14 +249,9 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
 async fn reprocess_prints_how_many_were_fixed() {
     let database_url = fresh_database_with_password().await;
     let run = |args: &[&str]| {
-        std::process::Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+        txhook(args)
             .env("DATABASE_URL", &database_url)
             .env("TXHOOK_SHARED_KEY", SHARED_KEY)
-            .arg("--config")
-            .arg(empty_config())
-            .args(args)
             .output()
             .unwrap()
     };
@@ -295,21 +288,10 @@ fn assert_no_secret(out: &Output) {
     }
 }
 
-fn empty_config() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("txhook-cli-empty-{}.toml", std::process::id()));
-    std::fs::write(&path, "").unwrap();
-    path
-}
-
-/// `txhook serve --config <empty file>` with only `PATH` and `env` in its environment.
+/// `txhook --config <empty file> serve` with only `PATH` and `env` in its environment.
 fn serve_command(env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(empty_config())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
+    let mut cmd = Command::from(txhook(&["serve"]));
+    cmd.envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -323,12 +305,7 @@ async fn run_to_end(env: &[(&str, &str)]) -> Output {
 }
 
 async fn help(args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .kill_on_drop(true);
-    finished(cmd.output()).await
+    finished(Command::from(txhook(args)).kill_on_drop(true).output()).await
 }
 
 async fn finished(
@@ -561,13 +538,6 @@ fn collect(mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Join
         let _ = pipe.read_to_end(&mut bytes).await;
         String::from_utf8_lossy(&bytes).into_owned()
     })
-}
-
-/// A loopback address nothing listens on (bound, then released).
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
 }
 
 /// Creates an empty database (dropped when the test ends) and returns its URL, with a password

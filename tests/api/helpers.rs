@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Barrier, oneshot};
 use tokio::task::JoinSet;
 
+use crate::common::process::empty_config;
 use txhook::verify::{sign_hmac_hex, sign_standard};
 
 /// `fresh_database()`: a new, empty database, dropped when the test ends; returns its URL.
@@ -85,9 +86,8 @@ impl TestApp {
         env.insert("DATABASE_URL", db_url.clone());
         env.entry("TXHOOK_LISTEN")
             .or_insert_with(|| "127.0.0.1:0".into());
-        let config =
-            txhook::config::load_with(Some(&empty_config_file()), |var| env.get(var).cloned())
-                .expect("test configuration is valid");
+        let config = txhook::config::load_with(Some(&empty_config()), |var| env.get(var).cloned())
+            .expect("test configuration is valid");
         let listener = TcpListener::bind(config.server.listen).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -244,15 +244,6 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
-}
-
-/// An empty config file, so that the repository's `config.toml` does not leak into tests.
-fn empty_config_file() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join("txhook-test-empty-config.toml");
-    if !path.exists() {
-        std::fs::write(&path, "").unwrap();
-    }
-    path
 }
 
 pub fn hmac_headers(key: &str, body: &[u8]) -> HeaderMap {

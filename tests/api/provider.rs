@@ -440,20 +440,11 @@ async fn a_huge_provider_answer_is_not_read_to_its_end_and_registration_goes_on(
     assert!(answer.chars().count() <= txhook::provider::MAX_ANSWER_CHARS + 1);
 }
 
+/// `txhook --config <empty file>`, the arguments to come.
 fn txhook() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_txhook"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .arg("--config")
-        .arg(empty_config());
+    let mut cmd = tokio::process::Command::from(crate::common::process::txhook(&[]));
+    cmd.env("RUST_LOG", "warn");
     cmd
-}
-
-fn empty_config() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join("txhook-provider-test-empty.toml");
-    std::fs::write(&path, "").unwrap();
-    path
 }
 
 #[tokio::test]
