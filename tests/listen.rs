@@ -44,12 +44,18 @@ async fn listen_forwards_each_event_in_order_and_prints_a_line_per_event() {
     let payment = new_id();
     let deposit = new_id();
     let mut sequences = vec![
-        logged(&app, &tx_body(&payment, "PAYMENT", "PENDING")).await,
-        logged(&app, &tx_body(&deposit, "DEPOSIT", "SUCCESS")).await,
-        logged(&app, &tx_body(&payment, "PAYMENT", "SUCCESS")).await,
+        app.deliver_logged(&tx_body(&payment, "PAYMENT", "PENDING"))
+            .await,
+        app.deliver_logged(&tx_body(&deposit, "DEPOSIT", "SUCCESS"))
+            .await,
+        app.deliver_logged(&tx_body(&payment, "PAYMENT", "SUCCESS"))
+            .await,
     ];
     // No id: stored, and quarantined.
-    sequences.push(logged(&app, r#"{"status":{"state":"PENDING"}}"#).await);
+    sequences.push(
+        app.deliver_logged(r#"{"status":{"state":"PENDING"}}"#)
+            .await,
+    );
 
     let forwarded = consumer.received_at_least(4).await;
     let order: Vec<i64> = forwarded
@@ -98,13 +104,19 @@ async fn listen_reconnects_when_the_stream_drops_and_resumes_after_the_last_even
     );
     let mut sequences = Vec::new();
     for state in ["PENDING", "PROCESSING"] {
-        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
+        sequences.push(
+            app.deliver_logged(&tx_body(&new_id(), "PAYMENT", state))
+                .await,
+        );
     }
     consumer.received_at_least(2).await;
 
     proxy.cut();
     for state in ["SUCCESS", "FAILED"] {
-        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
+        sequences.push(
+            app.deliver_logged(&tx_body(&new_id(), "PAYMENT", state))
+                .await,
+        );
     }
     let forwarded = consumer.received_at_least(4).await;
     let order: Vec<i64> = forwarded
@@ -139,7 +151,9 @@ async fn listen_passes_the_filters_through() {
     );
     let mut deposits = Vec::new();
     for kind in ["PAYMENT", "DEPOSIT", "PAYMENT", "DEPOSIT"] {
-        let sequence = logged(&app, &tx_body(&new_id(), kind, "SUCCESS")).await;
+        let sequence = app
+            .deliver_logged(&tx_body(&new_id(), kind, "SUCCESS"))
+            .await;
         if kind == "DEPOSIT" {
             deposits.push(sequence);
         }
@@ -172,8 +186,10 @@ async fn a_forward_that_fails_is_printed_and_listening_goes_on() {
         ],
         ADMIN_TOKEN,
     );
-    logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING")).await;
-    logged(&app, &tx_body(&new_id(), "CHARGE", "PENDING")).await;
+    app.deliver_logged(&tx_body(&new_id(), "PAYMENT", "PENDING"))
+        .await;
+    app.deliver_logged(&tx_body(&new_id(), "CHARGE", "PENDING"))
+        .await;
     let lines = listen.stdout_lines_at_least(4).await;
     assert!(
         lines[0].contains(" callback PAYMENT PENDING "),
@@ -254,13 +270,6 @@ async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// POSTs a signed callback to `app`; returns the sequence it was logged under.
-async fn logged(app: &TestApp, body: &str) -> i64 {
-    let (status, answer) = app.deliver(body).await;
-    assert_eq!(status, 200);
-    answer["sequence"].as_i64().expect("logged")
 }
 
 /// An HTTP consumer that keeps every JSON body POSTed to it and answers 200.

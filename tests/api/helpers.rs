@@ -187,6 +187,13 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// POSTs `body` signed and asserts a 200; returns the sequence it was logged under.
+    pub async fn deliver_logged(&self, body: &str) -> i64 {
+        let (status, answer) = self.deliver(body).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["sequence"].as_i64().expect("logged")
+    }
+
     /// The status of a plain GET of `path`.
     pub async fn status(&self, path: &str) -> u16 {
         self.client
@@ -206,6 +213,22 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// GET with the admin token: the JSON answer, whatever the status.
+    pub async fn get_admin_json(&self, path: &str) -> Value {
+        self.get_admin(path)
+            .await
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
+    /// GET with the admin token: (status, JSON answer, `Null` when there is none).
+    pub async fn get_admin_answer(&self, path: &str) -> (u16, Value) {
+        let r = self.get_admin(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// The Prometheus text of `/metrics`.
@@ -295,6 +318,17 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A POST of `body` to `url` signed with the test key, for a task that holds a clone of the
+/// app's client rather than the app.
+pub fn signed_post(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: String,
+) -> reqwest::RequestBuilder {
+    let headers = hmac_headers(SHARED_KEY, body.as_bytes());
+    client.post(url).headers(headers).body(body)
+}
+
 /// Delivers every body at once, each to `urls[i % urls.len()]`; returns the answers.
 pub async fn deliver_concurrently(
     client: &reqwest::Client,
@@ -308,21 +342,34 @@ pub async fn deliver_concurrently(
         let url = urls[i % urls.len()].clone();
         let start = start.clone();
         set.spawn(async move {
-            let headers = hmac_headers(SHARED_KEY, body.as_bytes());
+            let request =
+                signed_post(&client, url, body).header("content-type", "application/json");
             start.wait().await;
-            let r = client
-                .post(url)
-                .headers(headers)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("request sent");
+            let r = request.send().await.expect("request sent");
             let status = r.status().as_u16();
             (status, r.json().await.unwrap_or(Value::Null))
         });
     }
     set.join_all().await
+}
+
+/// An Orangepill stream event named `name`, recorded as the stream client records it;
+/// returns its sequence.
+pub async fn stream_event(app: &TestApp, name: &str) -> i64 {
+    let store = txhook::store::Store::from_pool(app.db.clone());
+    let frame = json!({ "type": "notification", "event": name, "data": "e1" }).to_string();
+    let entity = new_id();
+    let event = txhook::store::NewStreamEvent {
+        event: name,
+        entity_id: &entity,
+        timestamp_millis: Some(1_700_000_000_000),
+        frame: &frame,
+        received_at: chrono::Utc::now(),
+    };
+    match store.record_stream_event(&event).await.unwrap() {
+        txhook::store::StreamOutcome::Stored { sequence } => sequence,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The history as `(state, applied)` pairs, oldest first.

@@ -109,12 +109,7 @@ fn registering_at(provider_url: String, public: &str) -> Settings {
 async fn subscription_reaches(app: &TestApp, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Value = app
-            .get_admin("/api/v1/subscription")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let got: Value = app.get_admin_json("/api/v1/subscription").await;
         if got["state"] == want {
             return got;
         }
@@ -130,7 +125,7 @@ async fn subscription_reaches(app: &TestApp, want: &str) -> Value {
 async fn readiness_shows(app: &TestApp, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Value = app.get_admin("/readyz").await.json().await.unwrap();
+        let got: Value = app.get_admin_json("/readyz").await;
         if got["registration"]["state"] == want {
             return got;
         }
@@ -235,15 +230,7 @@ async fn registration_retries_503_then_registers_while_callbacks_are_received() 
     for secret in [SHARED_KEY, HEADER_VALUE, PROVIDER_API_KEY] {
         assert!(!dump.contains(secret), "a secret was recorded");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("txhook_registration_state"), "{metrics}");
 }
 
@@ -540,11 +527,8 @@ async fn send_round_trip_for_every_type() {
             assert!(answers[1].contains(r#""status":"duplicate""#), "{stdout}");
         }
         let got: Value = app
-            .get_admin(&format!("/api/v1/transactions/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_admin_json(&format!("/api/v1/transactions/{id}"))
+            .await;
         assert_eq!(got["type"], kind);
         assert_eq!(got["status"]["state"], "SUCCESS");
         assert_eq!(got["history"].as_array().unwrap().len(), 2);

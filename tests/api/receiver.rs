@@ -17,11 +17,8 @@ async fn signed_callback_is_stored_and_readable() {
     assert_eq!(app.count("select count(*) from events").await, 1);
 
     let got: Value = app
-        .get_admin(&format!("/api/v1/transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(got["id"], id.as_str());
     assert_eq!(got["status"]["state"], "PENDING");
     assert_eq!(got["history"].as_array().unwrap().len(), 1);

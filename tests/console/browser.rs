@@ -156,6 +156,11 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css`, once it exists.
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
     /// Every element `css`, now.
     pub async fn all(&self, css: &str) -> Vec<Element> {
         self.client.find_all(Locator::Css(css)).await.unwrap()
