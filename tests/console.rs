@@ -40,23 +40,6 @@ async fn stored(app: &TestApp, body: &str) -> i64 {
     answer["sequence"].as_i64().unwrap()
 }
 
-/// A validly signed callback body as an older reader left it: quarantined though it reads
-/// now (as `tests/api/read_api.rs` does); returns its sequence.
-async fn logged_as_quarantined(app: &TestApp, body: &str) -> i64 {
-    sqlx::query_scalar(
-        "with e as (
-             insert into events (source, dedup_key, body, outcome, quarantine_reason)
-             values ('callback', 'json:old', $1, 'quarantined', 'old parser')
-             returning txid, sequence)
-         update consumer_positions p set txid = e.txid, sequence = e.sequence
-           from e where p.name = 'projector' returning e.sequence",
-    )
-    .bind(body.as_bytes())
-    .fetch_one(&app.db)
-    .await
-    .unwrap()
-}
-
 /// An unsigned request to the callback URL, refused.
 async fn refused(app: &TestApp, body: &str, header: &str) {
     let r = app
@@ -308,7 +291,12 @@ async fn reprocessing_from_the_console_applies_a_quarantined_callback() {
         return;
     };
     let id = new_id();
-    let readable = logged_as_quarantined(&app, &tx_body(&id, "PAYMENT", "SUCCESS", "7.25")).await;
+    let readable = logged_as_quarantined(
+        &app,
+        "json:old",
+        &tx_body(&id, "PAYMENT", "SUCCESS", "7.25"),
+    )
+    .await;
     let (_, answer) = app.deliver("still not json").await;
     assert_eq!(answer["status"], "quarantined");
     let unreadable = answer["sequence"].as_i64().unwrap();
@@ -388,7 +376,7 @@ async fn a_destination_is_listed_and_can_be_paused_from_the_console() {
         return;
     };
     // Nothing listens there; what matters here is the page and its forms.
-    let url = format!("http://127.0.0.1:{}/hooks", closed_port());
+    let url = format!("http://127.0.0.1:{}/hooks", common::process::free_port());
     let r = app
         .client
         .post(app.url("/api/v1/destinations"))
@@ -415,13 +403,4 @@ async fn a_destination_is_listed_and_can_be_paused_from_the_console() {
     );
     browser.screenshot("destinations").await;
     browser.finish().await;
-}
-
-/// A loopback port nobody listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -31,6 +31,14 @@ fn txhook(args: &[&str]) -> Command {
     cmd
 }
 
+/// `txhook mock-provider --listen 127.0.0.1:<port> <args>`.
+fn start_mock(port: u16, args: &[&str]) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let mut all = vec!["mock-provider", "--listen", &listen];
+    all.extend_from_slice(args);
+    Proc(txhook(&all).spawn().expect("start the mock provider"))
+}
+
 fn start_receiver(port: u16, mock_port: u16, db: &str) -> Proc {
     let child = txhook(&["serve"])
         .env("DATABASE_URL", db)
@@ -102,11 +110,9 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
 
     // Arrange: the mock provider, 60 lifecycles at 20 a second, its 7-day retry schedule
     // compressed 500 times (first retry after 10 ms), out of order, 20 % duplicates.
-    let _mock = Proc(
-        txhook(&[
-            "mock-provider",
-            "--listen",
-            &format!("127.0.0.1:{mock_port}"),
+    let _mock = start_mock(
+        mock_port,
+        &[
             "--count",
             "60",
             "--rate",
@@ -116,9 +122,7 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
             "--duplicate-rate",
             "0.2",
             "--reorder",
-        ])
-        .spawn()
-        .expect("start the mock provider"),
+        ],
     );
     until("the mock provider", Duration::from_secs(10), report).await;
 
@@ -246,20 +250,16 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
 #[tokio::test]
 async fn mock_provider_stream_feeds_the_receivers_event_log() {
     let (http, db, mock_port, port) = arrange().await;
-    let _mock = Proc(
-        txhook(&[
-            "mock-provider",
-            "--listen",
-            &format!("127.0.0.1:{mock_port}"),
+    let _mock = start_mock(
+        mock_port,
+        &[
             "--count",
             "0",
             "--stream-rate",
             "50",
             "--realm-key",
             "e2e-realm-key",
-        ])
-        .spawn()
-        .expect("start mock provider"),
+        ],
     );
     let _receiver = Proc(
         txhook(&["serve"])

@@ -23,45 +23,26 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 
 use common::process::{free_addr, txhook};
-use helpers::{ADMIN_TOKEN, TestApp, new_id};
+use helpers::{ADMIN_TOKEN, TestApp, logged, new_id};
 
 #[tokio::test]
 async fn listen_forwards_each_event_in_order_and_prints_a_line_per_event() {
     let app = TestApp::spawn().await;
     let consumer = Consumer::spawn().await;
-    let mut listen = Listen::start(
-        &[
-            "--url",
-            &app.url(""),
-            "--forward-to",
-            &consumer.url(),
-            "--after",
-            "0",
-        ],
-        ADMIN_TOKEN,
-    );
+    let mut listen = Listen::forwarding(&app.url(""), &consumer.url(), &[]);
 
     let payment = new_id();
     let deposit = new_id();
     let mut sequences = vec![
-        app.deliver_logged(&tx_body(&payment, "PAYMENT", "PENDING"))
-            .await,
-        app.deliver_logged(&tx_body(&deposit, "DEPOSIT", "SUCCESS"))
-            .await,
-        app.deliver_logged(&tx_body(&payment, "PAYMENT", "SUCCESS"))
-            .await,
+        logged(&app, &tx_body(&payment, "PAYMENT", "PENDING")).await,
+        logged(&app, &tx_body(&deposit, "DEPOSIT", "SUCCESS")).await,
+        logged(&app, &tx_body(&payment, "PAYMENT", "SUCCESS")).await,
     ];
     // No id: stored, and quarantined.
-    sequences.push(
-        app.deliver_logged(r#"{"status":{"state":"PENDING"}}"#)
-            .await,
-    );
+    sequences.push(logged(&app, r#"{"status":{"state":"PENDING"}}"#).await);
 
     let forwarded = consumer.received_at_least(4).await;
-    let order: Vec<i64> = forwarded
-        .iter()
-        .map(|i| i["sequence"].as_i64().unwrap())
-        .collect();
+    let order = sequences_of(&forwarded);
     assert_eq!(order, sequences);
     // Each forwarded body is the event's item as the read API has it.
     let r = app.get_admin("/api/v1/events?after=0").await;
@@ -91,38 +72,19 @@ async fn listen_reconnects_when_the_stream_drops_and_resumes_after_the_last_even
     let app = TestApp::spawn().await;
     let proxy = Proxy::spawn(app.addr).await;
     let consumer = Consumer::spawn().await;
-    let listen = Listen::start(
-        &[
-            "--url",
-            &format!("http://{}", proxy.addr),
-            "--forward-to",
-            &consumer.url(),
-            "--after",
-            "0",
-        ],
-        ADMIN_TOKEN,
-    );
+    let listen = Listen::forwarding(&format!("http://{}", proxy.addr), &consumer.url(), &[]);
     let mut sequences = Vec::new();
     for state in ["PENDING", "PROCESSING"] {
-        sequences.push(
-            app.deliver_logged(&tx_body(&new_id(), "PAYMENT", state))
-                .await,
-        );
+        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
     }
     consumer.received_at_least(2).await;
 
     proxy.cut();
     for state in ["SUCCESS", "FAILED"] {
-        sequences.push(
-            app.deliver_logged(&tx_body(&new_id(), "PAYMENT", state))
-                .await,
-        );
+        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
     }
     let forwarded = consumer.received_at_least(4).await;
-    let order: Vec<i64> = forwarded
-        .iter()
-        .map(|i| i["sequence"].as_i64().unwrap())
-        .collect();
+    let order = sequences_of(&forwarded);
     assert_eq!(order, sequences, "each event once, in order");
     assert!(proxy.connections() >= 2, "no reconnection was made");
     let out = listen.stop().await;
@@ -136,34 +98,17 @@ async fn listen_reconnects_when_the_stream_drops_and_resumes_after_the_last_even
 async fn listen_passes_the_filters_through() {
     let app = TestApp::spawn().await;
     let consumer = Consumer::spawn().await;
-    let mut listen = Listen::start(
-        &[
-            "--url",
-            &app.url(""),
-            "--forward-to",
-            &consumer.url(),
-            "--after",
-            "0",
-            "--type",
-            "DEPOSIT",
-        ],
-        ADMIN_TOKEN,
-    );
+    let mut listen = Listen::forwarding(&app.url(""), &consumer.url(), &["--type", "DEPOSIT"]);
     let mut deposits = Vec::new();
     for kind in ["PAYMENT", "DEPOSIT", "PAYMENT", "DEPOSIT"] {
-        let sequence = app
-            .deliver_logged(&tx_body(&new_id(), kind, "SUCCESS"))
-            .await;
+        let sequence = logged(&app, &tx_body(&new_id(), kind, "SUCCESS")).await;
         if kind == "DEPOSIT" {
             deposits.push(sequence);
         }
     }
     // The stream is in log order: a payment let through would come before the last deposit.
     let forwarded = consumer.received_at_least(2).await;
-    let order: Vec<i64> = forwarded
-        .iter()
-        .map(|i| i["sequence"].as_i64().unwrap())
-        .collect();
+    let order = sequences_of(&forwarded);
     assert_eq!(order, deposits);
     assert!(forwarded.iter().all(|i| i["type"] == "DEPOSIT"));
     let lines = listen.stdout_lines_at_least(4).await;
@@ -175,21 +120,9 @@ async fn listen_passes_the_filters_through() {
 async fn a_forward_that_fails_is_printed_and_listening_goes_on() {
     let app = TestApp::spawn().await;
     let nobody = format!("http://{}/hook", free_addr());
-    let mut listen = Listen::start(
-        &[
-            "--url",
-            &app.url(""),
-            "--forward-to",
-            &nobody,
-            "--after",
-            "0",
-        ],
-        ADMIN_TOKEN,
-    );
-    app.deliver_logged(&tx_body(&new_id(), "PAYMENT", "PENDING"))
-        .await;
-    app.deliver_logged(&tx_body(&new_id(), "CHARGE", "PENDING"))
-        .await;
+    let mut listen = Listen::forwarding(&app.url(""), &nobody, &[]);
+    logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING")).await;
+    logged(&app, &tx_body(&new_id(), "CHARGE", "PENDING")).await;
     let lines = listen.stdout_lines_at_least(4).await;
     assert!(
         lines[0].contains(" callback PAYMENT PENDING "),
@@ -258,6 +191,14 @@ fn tx_body(id: &str, kind: &str, state: &str) -> String {
     format!(
         r#"{{"id":"{id}","type":"{kind}","status":{{"state":"{state}"}},"amount":{{"amount":10.00,"currency":"EUR"}}}}"#
     )
+}
+
+/// The sequence of each forwarded item, in the order they came.
+fn sequences_of(forwarded: &[Value]) -> Vec<i64> {
+    forwarded
+        .iter()
+        .map(|i| i["sequence"].as_i64().unwrap())
+        .collect()
 }
 
 /// Polls `probe` until it returns something, failing after [`DEADLINE`].
@@ -366,6 +307,13 @@ struct Finished {
 }
 
 impl Listen {
+    /// `txhook listen --url <url> --forward-to <to> --after 0 <more>`, with the admin token.
+    fn forwarding(url: &str, to: &str, more: &[&str]) -> Self {
+        let mut args = vec!["--url", url, "--forward-to", to, "--after", "0"];
+        args.extend_from_slice(more);
+        Self::start(&args, ADMIN_TOKEN)
+    }
+
     fn start(args: &[&str], token: &str) -> Self {
         let mut child = Command::from(txhook(&["listen"]))
             .args(args)

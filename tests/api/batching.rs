@@ -68,22 +68,6 @@ async fn write_queue(app: &TestApp) -> u64 {
         .expect("batched mode shows writeQueue")
 }
 
-/// Polls until `cond` holds, or fails after a deadline.
-async fn until<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !cond().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Makes the single writer wait: returns the key holder (roll it back to let the writer
 /// go), the blocked request, and its transaction id.
 async fn hold_writer(
@@ -104,7 +88,7 @@ async fn hold_writer(
         .unwrap();
     let blocked = send(app, body);
     let db = app.db.clone();
-    until("the writer waits on the held key", || {
+    eventually("the writer waits on the held key", || {
         let db = db.clone();
         async move {
             sqlx::query_scalar::<_, i64>(
@@ -150,7 +134,7 @@ async fn fail_insert(app: &TestApp, table: &str, state: &str, errcode: &str) {
 }
 
 async fn queue_reaches(app: &TestApp, n: u64) {
-    until(&format!("{n} callbacks queued"), || async {
+    eventually(&format!("{n} callbacks queued"), || async {
         write_queue(app).await >= n
     })
     .await;
@@ -226,12 +210,8 @@ async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
         pairs(&[("PENDING", true), ("SUCCESS", true), ("PROCESSING", false)])
     );
     // The columns follow the callback that is current.
-    let state: String = sqlx::query_scalar("select state from transactions where id = $1")
-        .bind(&id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(state, "SUCCESS");
+    let state = app.transaction_column(&id, "state").await;
+    assert_eq!(state.as_deref(), Some("SUCCESS"));
 }
 
 #[tokio::test]
@@ -270,12 +250,8 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
         ])
     );
     // The columns are those of the applied REVERSED, not of the refused events around it.
-    let amount: String = sqlx::query_scalar("select amount::text from transactions where id = $1")
-        .bind(&id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(amount, "5.25");
+    let amount = app.transaction_column(&id, "amount").await;
+    assert_eq!(amount.as_deref(), Some("5.25"));
 }
 
 #[tokio::test]

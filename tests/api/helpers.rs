@@ -187,13 +187,6 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    /// POSTs `body` signed and asserts a 200; returns the sequence it was logged under.
-    pub async fn deliver_logged(&self, body: &str) -> i64 {
-        let (status, answer) = self.deliver(body).await;
-        assert_eq!(status, 200, "{answer}");
-        answer["sequence"].as_i64().expect("logged")
-    }
-
     /// The status of a plain GET of `path`.
     pub async fn status(&self, path: &str) -> u16 {
         self.client
@@ -248,6 +241,18 @@ impl TestApp {
             .fetch_one(&self.db)
             .await
             .expect("count query")
+    }
+
+    /// Column `column` of transaction `id`'s row in the projection's `transactions` table, as
+    /// text (`None` for a null).
+    pub async fn transaction_column(&self, id: &str, column: &str) -> Option<String> {
+        sqlx::query_scalar(&format!(
+            "select {column}::text from transactions where id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.db)
+        .await
+        .expect("the transaction's row")
     }
 
     /// Stops the server (graceful shutdown) and waits for it.
@@ -318,6 +323,28 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Polls `check` every 20 ms until it holds; fails after 10 seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `request`; its JSON answer, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let r = request.send().await.expect("request sent");
+    r.json().await.expect("a JSON answer")
+}
+
 /// A POST of `body` to `url` signed with the test key, for a task that holds a clone of the
 /// app's client rather than the app.
 pub fn signed_post(
@@ -353,6 +380,13 @@ pub async fn deliver_concurrently(
     set.join_all().await
 }
 
+/// POSTs `body` signed to `app` and asserts a 200; returns the sequence it was logged under.
+pub async fn logged(app: &TestApp, body: &str) -> i64 {
+    let (status, answer) = app.deliver(body).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["sequence"].as_i64().expect("logged")
+}
+
 /// An Orangepill stream event named `name`, recorded as the stream client records it;
 /// returns its sequence.
 pub async fn stream_event(app: &TestApp, name: &str) -> i64 {
@@ -370,6 +404,25 @@ pub async fn stream_event(app: &TestApp, name: &str) -> i64 {
         txhook::store::StreamOutcome::Stored { sequence } => sequence,
         other => panic!("{other:?}"),
     }
+}
+
+/// Logs `body` under `dedup_key` as quarantined, as an older parser would have, and moves the
+/// projection past it in the same statement, as an older projector would have (so only
+/// `reprocess` applies it); returns its sequence.
+pub async fn logged_as_quarantined(app: &TestApp, dedup_key: &str, body: &str) -> i64 {
+    sqlx::query_scalar(
+        "with e as (
+             insert into events (source, dedup_key, body, outcome, quarantine_reason)
+             values ('callback', $1, $2, 'quarantined', 'old parser')
+             returning txid, sequence)
+         update consumer_positions p set txid = e.txid, sequence = e.sequence
+           from e where p.name = 'projector' returning e.sequence",
+    )
+    .bind(dedup_key)
+    .bind(body.as_bytes())
+    .fetch_one(&app.db)
+    .await
+    .expect("log a quarantined callback")
 }
 
 /// The history as `(state, applied)` pairs, oldest first.

@@ -98,25 +98,12 @@ async fn every_read_reflects_the_callbacks_acknowledged_before_it() {
                 let id = new_id();
                 for state in ["PENDING", "PROCESSING", "SUCCESS"] {
                     let body = tx_body(&id, "PAYMENT", state, &format!("{task}.{round}"));
-                    let answer: Value =
-                        signed_post(&client, format!("{base}/webhooks/transactions"), body)
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                    let url = format!("{base}/webhooks/transactions");
+                    let answer = json_of(signed_post(&client, url, body)).await;
                     let sequence = answer["sequence"].as_i64().expect("stored");
                     // Read right after the acknowledgement: the callback is there.
-                    let t: Value = client
-                        .get(format!("{base}/api/v1/transactions/{id}"))
-                        .bearer_auth(ADMIN_TOKEN)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let url = format!("{base}/api/v1/transactions/{id}");
+                    let t = json_of(client.get(url).bearer_auth(ADMIN_TOKEN)).await;
                     let seen: Vec<i64> = t["history"]
                         .as_array()
                         .unwrap_or_else(|| panic!("{t}"))

@@ -590,11 +590,7 @@ async fn send_signs_with_standard_webhooks_too() {
 
 #[tokio::test]
 async fn mock_provider_validates_subscriptions_as_documented() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::process::free_port();
     let mut child = txhook()
         .args([
             "mock-provider",
@@ -652,14 +648,7 @@ async fn mock_provider_validates_subscriptions_as_documented() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let report: Value = client
-        .get(format!("http://127.0.0.1:{port}/mock/deliveries"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = json_of(client.get(format!("http://127.0.0.1:{port}/mock/deliveries"))).await;
     assert_eq!(report["subscribers"], 1);
     assert_eq!(report["subscribeRequests"], 6);
     child.kill().await.unwrap();

@@ -391,15 +391,7 @@ async fn event_tail_never_skips_an_event_that_commits_late() {
 #[tokio::test]
 async fn openapi_documents_every_route_and_the_bearer_scheme() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = json_of(app.client.get(app.url("/openapi.json"))).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -523,32 +515,13 @@ async fn responses_carry_a_request_id_generated_or_propagated() {
     assert_eq!(r.headers()["x-request-id"], "abc-123");
 }
 
-/// Logs `body` as quarantined, as an older parser would have, and moves the projection past
-/// it in the same statement, as an older projector would have (so only `reprocess` applies
-/// it).
-async fn logged_as_passed(app: &TestApp, key: &str, body: &str) {
-    sqlx::query(
-        "with e as (
-             insert into events (source, dedup_key, body, outcome, quarantine_reason)
-             values ('callback', $1, $2, 'quarantined', 'old parser')
-             returning txid, sequence)
-         update consumer_positions p set txid = e.txid, sequence = e.sequence
-           from e where p.name = 'projector'",
-    )
-    .bind(key)
-    .bind(body.as_bytes())
-    .execute(&app.db)
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn reprocess_applies_quarantined_callbacks_the_parser_now_reads() {
     let app = TestApp::spawn().await;
     let id = new_id();
     // As an older parser would have left it: a readable body, quarantined.
     let readable = tx_body(&id, "PAYMENT", "SUCCESS", "7.25");
-    logged_as_passed(&app, "json:old", &readable).await;
+    logged_as_quarantined(&app, "json:old", &readable).await;
     // And one that is still unreadable.
     assert_eq!(
         app.deliver("still not json").await.1["status"],
@@ -587,7 +560,7 @@ async fn reprocessed_old_callback_does_not_override_a_later_state_by_latest_wins
     let app = TestApp::spawn().await;
     let id = new_id();
     // An AWAITING_APPROVAL was quarantined; a later PENDING was stored.
-    logged_as_passed(
+    logged_as_quarantined(
         &app,
         "json:old2",
         &tx_body(&id, "PAYMENT", "AWAITING_APPROVAL", "1"),

@@ -98,13 +98,8 @@ async fn amounts_round_trip_digit_for_digit() {
             "{amount} not kept in {text}"
         );
         app.projected().await;
-        let stored: String =
-            sqlx::query_scalar("select amount::text from transactions where id = $1")
-                .bind(&id)
-                .fetch_one(&app.db)
-                .await
-                .unwrap();
-        assert_eq!(stored, amount);
+        let stored = app.transaction_column(&id, "amount").await;
+        assert_eq!(stored.as_deref(), Some(amount));
     }
 }
 

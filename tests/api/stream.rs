@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use txhook_devtools::fake_stream::{FakeStreamServer, Options, serve_stream};
 
-use crate::helpers::{Settings, TestApp, new_id, tx_body};
+use crate::helpers::{Settings, TestApp, eventually, new_id, tx_body};
 
 const REALM_KEY: &str = "rk-test-realm-key-93c1";
 const REALM_ID: &str = "6396713e191e9023f356df00";
@@ -57,19 +57,6 @@ async fn pinging_app(fake: &FakeStreamServer) -> TestApp {
     let app = TestApp::spawn_with(settings).await;
     eventually("subscribed", || async { fake.stream.subscribed_now() == 1 }).await;
     app
-}
-
-/// Polls `check` every 20 ms until it holds; fails after 10 seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The stream events of the read API's event log.
