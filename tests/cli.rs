@@ -155,14 +155,7 @@ async fn help_exits_0_for_the_binary_and_serve() {
 
 #[tokio::test]
 async fn text_logs_never_contain_secrets() {
-    let session = serve_session("text").await;
-    assert!(
-        session.status.success(),
-        "exit after SIGTERM: {:?}",
-        session.status
-    );
-    let failures = config_error_runs("text").await;
-    for out in std::iter::once(&session).chain(&failures) {
+    for out in &runs_logging("text").await {
         assert!(!out.stderr.trim().is_empty(), "no logs were captured");
         assert_no_secret(out);
     }
@@ -170,14 +163,7 @@ async fn text_logs_never_contain_secrets() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_and_never_contain_secrets() {
-    let session = serve_session("json").await;
-    assert!(
-        session.status.success(),
-        "exit after SIGTERM: {:?}",
-        session.status
-    );
-    let failures = config_error_runs("json").await;
-    for out in std::iter::once(&session).chain(&failures) {
+    for out in &runs_logging("json").await {
         assert!(!out.stderr.trim().is_empty(), "no logs were captured");
         assert_no_secret(out);
         for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
@@ -336,6 +322,20 @@ fn secret_env() -> Vec<(&'static str, String)> {
         ("TXHOOK_PROVIDER_API_KEY", PROVIDER_API_KEY.into()),
         ("TXHOOK_REALM_KEY", REALM_KEY.into()),
     ]
+}
+
+/// Every run the log tests read, logging in `format`: a serve session, which must exit 0 on
+/// SIGTERM, then the starts that fail on configuration.
+async fn runs_logging(format: &str) -> Vec<Output> {
+    let session = serve_session(format).await;
+    assert!(
+        session.status.success(),
+        "exit after SIGTERM: {:?}",
+        session.status
+    );
+    let mut runs = vec![session];
+    runs.extend(config_error_runs(format).await);
+    runs
 }
 
 /// Starts that fail on configuration while every secret is set.
