@@ -6,64 +6,35 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::process::{Proc, free_port, logs};
 use serde_json::Value;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_txhook");
 const SHARED_KEY: &str = "bench-smoke-key-41d7";
 const ADMIN_TOKEN: &str = "bench-smoke-token-9e02";
 
-/// The server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// `txhook <args>`, signing with the test's key.
 fn txhook(args: &[&str]) -> Command {
-    let config = std::env::temp_dir().join("txhook-bench-smoke-empty.toml");
-    std::fs::write(&config, "").unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("TXHOOK_SHARED_KEY", SHARED_KEY)
-        .arg("--config")
-        .arg(config)
-        .args(args);
+    let mut cmd = common::process::txhook(args);
+    cmd.env("RUST_LOG", "warn")
+        .env("TXHOOK_SHARED_KEY", SHARED_KEY);
     cmd
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_server(db: &str, port: u16, mode: &str) -> Server {
-    let logs = std::env::var("TEST_LOG").is_ok();
+async fn start_server(db: &str, port: u16, mode: &str) -> Proc {
     let child = txhook(&["serve"])
         .env("DATABASE_URL", db)
         .env("TXHOOK_LISTEN", format!("127.0.0.1:{port}"))
         .env("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("TXHOOK_WRITE_MODE", mode)
         .stdout(Stdio::null())
-        .stderr(if logs {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stderr(logs())
         .spawn()
         .expect("start txhook serve");
-    let server = Server(child);
+    let server = Proc(child);
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !reqwest::get(&ready)

@@ -8,7 +8,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -20,9 +19,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 use txhook_devtools::fake_stream::{Options, serve_stream};
 
+use common::process::{BIN, free_addr, txhook};
 use txhook::verify::sign_hmac_hex;
-
-const BIN: &str = env!("CARGO_BIN_EXE_txhook");
 
 // Distinctive secret values: any of them in the output is a leak.
 const SHARED_KEY: &str = "sk-SECRET-shared-91c2e7d4";
@@ -157,14 +155,7 @@ async fn help_exits_0_for_the_binary_and_serve() {
 
 #[tokio::test]
 async fn text_logs_never_contain_secrets() {
-    let session = serve_session("text").await;
-    assert!(
-        session.status.success(),
-        "exit after SIGTERM: {:?}",
-        session.status
-    );
-    let failures = config_error_runs("text").await;
-    for out in std::iter::once(&session).chain(&failures) {
+    for out in &runs_logging("text").await {
         assert!(!out.stderr.trim().is_empty(), "no logs were captured");
         assert_no_secret(out);
     }
@@ -172,14 +163,7 @@ async fn text_logs_never_contain_secrets() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_and_never_contain_secrets() {
-    let session = serve_session("json").await;
-    assert!(
-        session.status.success(),
-        "exit after SIGTERM: {:?}",
-        session.status
-    );
-    let failures = config_error_runs("json").await;
-    for out in std::iter::once(&session).chain(&failures) {
+    for out in &runs_logging("json").await {
         assert!(!out.stderr.trim().is_empty(), "no logs were captured");
         assert_no_secret(out);
         for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
@@ -251,14 +235,9 @@ async fn healthcheck_exits_0_when_ready_and_1_when_not() {
 async fn reprocess_prints_how_many_were_fixed() {
     let database_url = fresh_database_with_password().await;
     let run = |args: &[&str]| {
-        std::process::Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+        txhook(args)
             .env("DATABASE_URL", &database_url)
             .env("TXHOOK_SHARED_KEY", SHARED_KEY)
-            .arg("--config")
-            .arg(empty_config())
-            .args(args)
             .output()
             .unwrap()
     };
@@ -295,21 +274,10 @@ fn assert_no_secret(out: &Output) {
     }
 }
 
-fn empty_config() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("txhook-cli-empty-{}.toml", std::process::id()));
-    std::fs::write(&path, "").unwrap();
-    path
-}
-
-/// `txhook serve --config <empty file>` with only `PATH` and `env` in its environment.
+/// `txhook --config <empty file> serve` with only `PATH` and `env` in its environment.
 fn serve_command(env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(empty_config())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
+    let mut cmd = Command::from(txhook(&["serve"]));
+    cmd.envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -323,12 +291,7 @@ async fn run_to_end(env: &[(&str, &str)]) -> Output {
 }
 
 async fn help(args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .kill_on_drop(true);
-    finished(cmd.output()).await
+    finished(Command::from(txhook(args)).kill_on_drop(true).output()).await
 }
 
 async fn finished(
@@ -359,6 +322,20 @@ fn secret_env() -> Vec<(&'static str, String)> {
         ("TXHOOK_PROVIDER_API_KEY", PROVIDER_API_KEY.into()),
         ("TXHOOK_REALM_KEY", REALM_KEY.into()),
     ]
+}
+
+/// Every run the log tests read, logging in `format`: a serve session, which must exit 0 on
+/// SIGTERM, then the starts that fail on configuration.
+async fn runs_logging(format: &str) -> Vec<Output> {
+    let session = serve_session(format).await;
+    assert!(
+        session.status.success(),
+        "exit after SIGTERM: {:?}",
+        session.status
+    );
+    let mut runs = vec![session];
+    runs.extend(config_error_runs(format).await);
+    runs
 }
 
 /// Starts that fail on configuration while every secret is set.
@@ -561,13 +538,6 @@ fn collect(mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Join
         let _ = pipe.read_to_end(&mut bytes).await;
         String::from_utf8_lossy(&bytes).into_owned()
     })
-}
-
-/// A loopback address nothing listens on (bound, then released).
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
 }
 
 /// Creates an empty database (dropped when the test ends) and returns its URL, with a password

@@ -40,41 +40,6 @@ async fn stored(app: &TestApp, body: &str) -> i64 {
     answer["sequence"].as_i64().unwrap()
 }
 
-/// A validly signed callback body as an older reader left it: quarantined though it reads
-/// now (as `tests/api/read_api.rs` does); returns its sequence.
-async fn logged_as_quarantined(app: &TestApp, body: &str) -> i64 {
-    sqlx::query_scalar(
-        "with e as (
-             insert into events (source, dedup_key, body, outcome, quarantine_reason)
-             values ('callback', 'json:old', $1, 'quarantined', 'old parser')
-             returning txid, sequence)
-         update consumer_positions p set txid = e.txid, sequence = e.sequence
-           from e where p.name = 'projector' returning e.sequence",
-    )
-    .bind(body.as_bytes())
-    .fetch_one(&app.db)
-    .await
-    .unwrap()
-}
-
-/// An Orangepill stream event named `name`, recorded as the stream client records it.
-async fn stream_event(app: &TestApp, name: &str) -> i64 {
-    let store = txhook::store::Store::from_pool(app.db.clone());
-    let frame = json!({ "type": "notification", "event": name, "data": "e1" }).to_string();
-    let entity = new_id();
-    let event = txhook::store::NewStreamEvent {
-        event: name,
-        entity_id: &entity,
-        timestamp_millis: Some(1_700_000_000_000),
-        frame: &frame,
-        received_at: chrono::Utc::now(),
-    };
-    match store.record_stream_event(&event).await.unwrap() {
-        txhook::store::StreamOutcome::Stored { sequence } => sequence,
-        other => panic!("{other:?}"),
-    }
-}
-
 /// An unsigned request to the callback URL, refused.
 async fn refused(app: &TestApp, body: &str, header: &str) {
     let r = app
@@ -184,12 +149,7 @@ async fn searching_by_id_finds_the_transaction_with_its_states_in_order_and_exac
     browser.screenshot("transactions").await;
     let q = browser.find("form#search input[name=q]").await;
     q.send_keys(&id).await.unwrap();
-    browser
-        .find("form#search button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("form#search button[type=submit]").await;
     browser
         .wait_text("table#transactions", |t| {
             t.contains(&id) && !t.contains(&other)
@@ -202,12 +162,7 @@ async fn searching_by_id_finds_the_transaction_with_its_states_in_order_and_exac
         ["10.50 EUR"]
     );
 
-    browser
-        .find("a.transaction-link")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("a.transaction-link").await;
     browser.find("ol#timeline").await;
     assert!(
         browser
@@ -233,12 +188,7 @@ async fn searching_by_id_finds_the_transaction_with_its_states_in_order_and_exac
         .wait_text("#current-state", |t| t.contains("SUCCESS"))
         .await;
     // The raw body, opened, keeps the amount's digits as received.
-    browser
-        .find("li.callback details summary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("li.callback details summary").await;
     browser
         .wait_text("li.callback pre.raw-body", |t| {
             t.contains("\"amount\": 10.50")
@@ -341,7 +291,12 @@ async fn reprocessing_from_the_console_applies_a_quarantined_callback() {
         return;
     };
     let id = new_id();
-    let readable = logged_as_quarantined(&app, &tx_body(&id, "PAYMENT", "SUCCESS", "7.25")).await;
+    let readable = logged_as_quarantined(
+        &app,
+        "json:old",
+        &tx_body(&id, "PAYMENT", "SUCCESS", "7.25"),
+    )
+    .await;
     let (_, answer) = app.deliver("still not json").await;
     assert_eq!(answer["status"], "quarantined");
     let unreadable = answer["sequence"].as_i64().unwrap();
@@ -349,12 +304,7 @@ async fn reprocessing_from_the_console_applies_a_quarantined_callback() {
     browser.visit("/console/quarantine").await;
     let now = |s: i64| format!("tr.quarantined[data-sequence='{s}'] td.now");
     assert_eq!(browser.texts(&now(readable)).await, ["still quarantined"]);
-    browser
-        .find("form#reprocess button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("form#reprocess button").await;
     browser
         .wait_text("p#flash", |t| {
             t == "Reprocessed 2 quarantined callbacks: 1 now applied."
@@ -426,7 +376,7 @@ async fn a_destination_is_listed_and_can_be_paused_from_the_console() {
         return;
     };
     // Nothing listens there; what matters here is the page and its forms.
-    let url = format!("http://127.0.0.1:{}/hooks", closed_port());
+    let url = format!("http://127.0.0.1:{}/hooks", common::process::free_port());
     let r = app
         .client
         .post(app.url("/api/v1/destinations"))
@@ -443,12 +393,7 @@ async fn a_destination_is_listed_and_can_be_paused_from_the_console() {
         .wait_text("section.destination h2", |t| t == url)
         .await;
     browser.find("section.destination form.replay").await;
-    browser
-        .find("section.destination form.pause button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("section.destination form.pause button").await;
     browser
         .wait_text("section.destination h2", |t| t == format!("{url} (paused)"))
         .await;
@@ -458,13 +403,4 @@ async fn a_destination_is_listed_and_can_be_paused_from_the_console() {
     );
     browser.screenshot("destinations").await;
     browser.finish().await;
-}
-
-/// A loopback port nobody listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

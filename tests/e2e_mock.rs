@@ -10,10 +10,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::fresh_database;
+use common::process::{Proc, free_port, logs, show_logs};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -21,42 +22,21 @@ const SHARED_KEY: &str = "e2e-shared-key-2b91";
 const ADMIN_TOKEN: &str = "e2e-admin-token-77c0";
 const HEADER_VALUE: &str = "e2e-static-header-5d2a";
 
-/// A child process, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// `txhook <args>`, its logs shown with `TEST_LOG`.
 fn txhook(args: &[&str]) -> Command {
-    let config = std::env::temp_dir().join("txhook-e2e-empty.toml");
-    std::fs::write(&config, "").unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_txhook"));
-    let logs = std::env::var("TEST_LOG").is_ok();
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", if logs { "info" } else { "warn" })
-        .arg("--config")
-        .arg(config)
-        .args(args)
+    let mut cmd = common::process::txhook(args);
+    cmd.env("RUST_LOG", if show_logs() { "info" } else { "warn" })
         .stdout(Stdio::null())
-        .stderr(if logs {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        .stderr(logs());
     cmd
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `txhook mock-provider --listen 127.0.0.1:<port> <args>`.
+fn start_mock(port: u16, args: &[&str]) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let mut all = vec!["mock-provider", "--listen", &listen];
+    all.extend_from_slice(args);
+    Proc(txhook(&all).spawn().expect("start the mock provider"))
 }
 
 fn start_receiver(port: u16, mock_port: u16, db: &str) -> Proc {
@@ -78,6 +58,27 @@ fn start_receiver(port: u16, mock_port: u16, db: &str) -> Proc {
     Proc(child)
 }
 
+/// What both tests start from: an HTTP client, a fresh database, and a free port each for
+/// the mock provider and the receiver.
+async fn arrange() -> (reqwest::Client, String, u16, u16) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let db = fresh_database().await;
+    (http, db, free_port(), free_port())
+}
+
+/// The JSON answer to a GET of `url` with the admin token.
+async fn get_admin(http: &reqwest::Client, url: &str) -> reqwest::Result<Value> {
+    http.get(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await?
+        .json()
+        .await
+}
+
 /// Polls `check` every 25 ms until it returns `Some`, failing after `within`.
 async fn until<T, F: Future<Output = Option<T>>>(
     what: &str,
@@ -97,12 +98,7 @@ async fn until<T, F: Future<Output = Option<T>>>(
 #[tokio::test]
 async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
     let started = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let db = fresh_database().await;
-    let (mock_port, port) = (free_port(), free_port());
+    let (http, db, mock_port, port) = arrange().await;
     let report_url = format!("http://127.0.0.1:{mock_port}/mock/deliveries");
     let report = || {
         let (http, url) = (http.clone(), report_url.clone());
@@ -114,11 +110,9 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
 
     // Arrange: the mock provider, 60 lifecycles at 20 a second, its 7-day retry schedule
     // compressed 500 times (first retry after 10 ms), out of order, 20 % duplicates.
-    let _mock = Proc(
-        txhook(&[
-            "mock-provider",
-            "--listen",
-            &format!("127.0.0.1:{mock_port}"),
+    let _mock = start_mock(
+        mock_port,
+        &[
             "--count",
             "60",
             "--rate",
@@ -128,9 +122,7 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
             "--duplicate-rate",
             "0.2",
             "--reorder",
-        ])
-        .spawn()
-        .expect("start the mock provider"),
+        ],
     );
     until("the mock provider", Duration::from_secs(10), report).await;
 
@@ -181,15 +173,12 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
     let items = last["items"].as_array().unwrap();
     for t in items {
         let id = t["id"].as_str().unwrap();
-        let got: Value = http
-            .get(format!("http://127.0.0.1:{port}/api/v1/transactions/{id}"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let got = get_admin(
+            &http,
+            &format!("http://127.0.0.1:{port}/api/v1/transactions/{id}"),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             got["status"]["state"], t["finalState"],
             "{id}: {got} vs {t}"
@@ -260,26 +249,17 @@ async fn mock_provider_and_receiver_agree_after_the_receiver_restarts() {
 
 #[tokio::test]
 async fn mock_provider_stream_feeds_the_receivers_event_log() {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let db = fresh_database().await;
-    let (mock_port, port) = (free_port(), free_port());
-    let _mock = Proc(
-        txhook(&[
-            "mock-provider",
-            "--listen",
-            &format!("127.0.0.1:{mock_port}"),
+    let (http, db, mock_port, port) = arrange().await;
+    let _mock = start_mock(
+        mock_port,
+        &[
             "--count",
             "0",
             "--stream-rate",
             "50",
             "--realm-key",
             "e2e-realm-key",
-        ])
-        .spawn()
-        .expect("start mock provider"),
+        ],
     );
     let _receiver = Proc(
         txhook(&["serve"])
@@ -303,15 +283,7 @@ async fn mock_provider_stream_feeds_the_receivers_event_log() {
         || {
             let (http, url) = (http.clone(), events_url.clone());
             async move {
-                let page: Value = http
-                    .get(&url)
-                    .bearer_auth(ADMIN_TOKEN)
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
+                let page = get_admin(&http, &url).await.ok()?;
                 let items = page["items"].as_array()?.clone();
                 (items.len() >= 10).then_some(items)
             }

@@ -5,8 +5,9 @@
 //! `scripts/test.sh --test listen`.
 
 mod common;
+#[path = "api/helpers.rs"]
+mod helpers;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -18,50 +19,35 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 
-use txhook::verify::sign_hmac_hex;
-
-const BIN: &str = env!("CARGO_BIN_EXE_txhook");
-const SHARED_KEY: &str = "test-shared-key-7f3a9c";
-const ADMIN_TOKEN: &str = "at-SECRET-listen-0e1d2c";
+use common::process::{free_addr, txhook};
+use helpers::{ADMIN_TOKEN, TestApp, logged, new_id};
 
 #[tokio::test]
 async fn listen_forwards_each_event_in_order_and_prints_a_line_per_event() {
-    let app = App::spawn().await;
+    let app = TestApp::spawn().await;
     let consumer = Consumer::spawn().await;
-    let mut listen = Listen::start(
-        &[
-            "--url",
-            &app.url(""),
-            "--forward-to",
-            &consumer.url(),
-            "--after",
-            "0",
-        ],
-        ADMIN_TOKEN,
-    );
+    let mut listen = Listen::forwarding(&app.url(""), &consumer.url(), &[]);
 
     let payment = new_id();
     let deposit = new_id();
     let mut sequences = vec![
-        app.deliver(&tx_body(&payment, "PAYMENT", "PENDING")).await,
-        app.deliver(&tx_body(&deposit, "DEPOSIT", "SUCCESS")).await,
-        app.deliver(&tx_body(&payment, "PAYMENT", "SUCCESS")).await,
+        logged(&app, &tx_body(&payment, "PAYMENT", "PENDING")).await,
+        logged(&app, &tx_body(&deposit, "DEPOSIT", "SUCCESS")).await,
+        logged(&app, &tx_body(&payment, "PAYMENT", "SUCCESS")).await,
     ];
     // No id: stored, and quarantined.
-    sequences.push(app.deliver(r#"{"status":{"state":"PENDING"}}"#).await);
+    sequences.push(logged(&app, r#"{"status":{"state":"PENDING"}}"#).await);
 
     let forwarded = consumer.received_at_least(4).await;
-    let order: Vec<i64> = forwarded
-        .iter()
-        .map(|i| i["sequence"].as_i64().unwrap())
-        .collect();
+    let order = sequences_of(&forwarded);
     assert_eq!(order, sequences);
     // Each forwarded body is the event's item as the read API has it.
-    let page = app.get_admin("/api/v1/events?after=0").await;
+    let r = app.get_admin("/api/v1/events?after=0").await;
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
     assert_eq!(forwarded, page["items"].as_array().unwrap().as_slice());
 
     let lines = listen.stdout_lines_at_least(8).await;
@@ -83,35 +69,22 @@ async fn listen_forwards_each_event_in_order_and_prints_a_line_per_event() {
 
 #[tokio::test]
 async fn listen_reconnects_when_the_stream_drops_and_resumes_after_the_last_event() {
-    let app = App::spawn().await;
+    let app = TestApp::spawn().await;
     let proxy = Proxy::spawn(app.addr).await;
     let consumer = Consumer::spawn().await;
-    let listen = Listen::start(
-        &[
-            "--url",
-            &format!("http://{}", proxy.addr),
-            "--forward-to",
-            &consumer.url(),
-            "--after",
-            "0",
-        ],
-        ADMIN_TOKEN,
-    );
+    let listen = Listen::forwarding(&format!("http://{}", proxy.addr), &consumer.url(), &[]);
     let mut sequences = Vec::new();
     for state in ["PENDING", "PROCESSING"] {
-        sequences.push(app.deliver(&tx_body(&new_id(), "PAYMENT", state)).await);
+        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
     }
     consumer.received_at_least(2).await;
 
     proxy.cut();
     for state in ["SUCCESS", "FAILED"] {
-        sequences.push(app.deliver(&tx_body(&new_id(), "PAYMENT", state)).await);
+        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
     }
     let forwarded = consumer.received_at_least(4).await;
-    let order: Vec<i64> = forwarded
-        .iter()
-        .map(|i| i["sequence"].as_i64().unwrap())
-        .collect();
+    let order = sequences_of(&forwarded);
     assert_eq!(order, sequences, "each event once, in order");
     assert!(proxy.connections() >= 2, "no reconnection was made");
     let out = listen.stop().await;
@@ -123,34 +96,19 @@ async fn listen_reconnects_when_the_stream_drops_and_resumes_after_the_last_even
 
 #[tokio::test]
 async fn listen_passes_the_filters_through() {
-    let app = App::spawn().await;
+    let app = TestApp::spawn().await;
     let consumer = Consumer::spawn().await;
-    let mut listen = Listen::start(
-        &[
-            "--url",
-            &app.url(""),
-            "--forward-to",
-            &consumer.url(),
-            "--after",
-            "0",
-            "--type",
-            "DEPOSIT",
-        ],
-        ADMIN_TOKEN,
-    );
+    let mut listen = Listen::forwarding(&app.url(""), &consumer.url(), &["--type", "DEPOSIT"]);
     let mut deposits = Vec::new();
     for kind in ["PAYMENT", "DEPOSIT", "PAYMENT", "DEPOSIT"] {
-        let sequence = app.deliver(&tx_body(&new_id(), kind, "SUCCESS")).await;
+        let sequence = logged(&app, &tx_body(&new_id(), kind, "SUCCESS")).await;
         if kind == "DEPOSIT" {
             deposits.push(sequence);
         }
     }
     // The stream is in log order: a payment let through would come before the last deposit.
     let forwarded = consumer.received_at_least(2).await;
-    let order: Vec<i64> = forwarded
-        .iter()
-        .map(|i| i["sequence"].as_i64().unwrap())
-        .collect();
+    let order = sequences_of(&forwarded);
     assert_eq!(order, deposits);
     assert!(forwarded.iter().all(|i| i["type"] == "DEPOSIT"));
     let lines = listen.stdout_lines_at_least(4).await;
@@ -160,21 +118,11 @@ async fn listen_passes_the_filters_through() {
 
 #[tokio::test]
 async fn a_forward_that_fails_is_printed_and_listening_goes_on() {
-    let app = App::spawn().await;
+    let app = TestApp::spawn().await;
     let nobody = format!("http://{}/hook", free_addr());
-    let mut listen = Listen::start(
-        &[
-            "--url",
-            &app.url(""),
-            "--forward-to",
-            &nobody,
-            "--after",
-            "0",
-        ],
-        ADMIN_TOKEN,
-    );
-    app.deliver(&tx_body(&new_id(), "PAYMENT", "PENDING")).await;
-    app.deliver(&tx_body(&new_id(), "CHARGE", "PENDING")).await;
+    let mut listen = Listen::forwarding(&app.url(""), &nobody, &[]);
+    logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING")).await;
+    logged(&app, &tx_body(&new_id(), "CHARGE", "PENDING")).await;
     let lines = listen.stdout_lines_at_least(4).await;
     assert!(
         lines[0].contains(" callback PAYMENT PENDING "),
@@ -188,7 +136,7 @@ async fn a_forward_that_fails_is_printed_and_listening_goes_on() {
 
 #[tokio::test]
 async fn a_wrong_token_exits_nonzero_saying_which_variable_to_set() {
-    let app = App::spawn().await;
+    let app = TestApp::spawn().await;
     let wrong = "wt-SECRET-wrong-token-5a6b";
     let out = Listen::start(&["--url", &app.url("")], wrong)
         .finish()
@@ -217,11 +165,7 @@ async fn an_unreachable_server_exits_nonzero_naming_it() {
 
 #[tokio::test]
 async fn help_names_the_options_and_the_token_variable() {
-    let out = std::process::Command::new(BIN)
-        .args(["listen", "--help"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let out = txhook(&["listen", "--help"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let help = String::from_utf8_lossy(&out.stdout);
     for word in [
@@ -243,21 +187,18 @@ async fn help_names_the_options_and_the_token_variable() {
 /// How long anything the tests wait for may take.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 fn tx_body(id: &str, kind: &str, state: &str) -> String {
     format!(
         r#"{{"id":"{id}","type":"{kind}","status":{{"state":"{state}"}},"amount":{{"amount":10.00,"currency":"EUR"}}}}"#
     )
 }
 
-/// A loopback address nothing listens on (bound, then released).
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
+/// The sequence of each forwarded item, in the order they came.
+fn sequences_of(forwarded: &[Value]) -> Vec<i64> {
+    forwarded
+        .iter()
+        .map(|i| i["sequence"].as_i64().unwrap())
+        .collect()
 }
 
 /// Polls `probe` until it returns something, failing after [`DEADLINE`].
@@ -269,86 +210,6 @@ async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The real application, in this process, on its own fresh database.
-struct App {
-    addr: SocketAddr,
-    client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
-}
-
-impl App {
-    async fn spawn() -> Self {
-        let env: HashMap<&str, String> = HashMap::from([
-            ("DATABASE_URL", common::fresh_database().await),
-            ("TXHOOK_LISTEN", "127.0.0.1:0".into()),
-            ("TXHOOK_SHARED_KEY", SHARED_KEY.into()),
-            ("TXHOOK_ADMIN_TOKEN", ADMIN_TOKEN.into()),
-        ]);
-        let empty = std::env::temp_dir().join(format!("txhook-listen-{}.toml", std::process::id()));
-        std::fs::write(&empty, "").unwrap();
-        let config = txhook::config::load_with(Some(&empty), |var| env.get(var).cloned())
-            .expect("a valid configuration");
-        let listener = TcpListener::bind(config.server.listen).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(txhook::serve(config, listener, async {
-            let _ = stopped.await;
-        }));
-        let app = Self {
-            addr,
-            client: reqwest::Client::new(),
-            _stop: stop,
-        };
-        let deadline = Instant::now() + DEADLINE;
-        while !app
-            .client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        app
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// POSTs a signed callback; returns the sequence it was logged under.
-    async fn deliver(&self, body: &str) -> i64 {
-        let r = self
-            .client
-            .post(self.url("/webhooks/transactions"))
-            .header("content-type", "application/json")
-            .header(
-                "x-hubpay-hmac",
-                sign_hmac_hex(SHARED_KEY.as_bytes(), body.as_bytes()),
-            )
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let answer: Value = r.json().await.unwrap();
-        answer["sequence"].as_i64().expect("logged")
-    }
-
-    async fn get_admin(&self, path: &str) -> Value {
-        let r = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
     }
 }
 
@@ -446,12 +307,16 @@ struct Finished {
 }
 
 impl Listen {
+    /// `txhook listen --url <url> --forward-to <to> --after 0 <more>`, with the admin token.
+    fn forwarding(url: &str, to: &str, more: &[&str]) -> Self {
+        let mut args = vec!["--url", url, "--forward-to", to, "--after", "0"];
+        args.extend_from_slice(more);
+        Self::start(&args, ADMIN_TOKEN)
+    }
+
     fn start(args: &[&str], token: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .arg("listen")
+        let mut child = Command::from(txhook(&["listen"]))
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("TXHOOK_ADMIN_TOKEN", token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -54,10 +54,7 @@ async fn database_outage_answers_503_then_recovers(write_mode: &str) {
         let body = tx_body(id, "PAYMENT", "SUCCESS", "2");
         posts.spawn(async move {
             let started = Instant::now();
-            let r = client
-                .post(url)
-                .headers(hmac_headers(SHARED_KEY, body.as_bytes()))
-                .body(body)
+            let r = signed_post(&client, url, body)
                 .send()
                 .await
                 .expect("request sent");
@@ -73,8 +70,7 @@ async fn database_outage_answers_503_then_recovers(write_mode: &str) {
     assert_eq!(ready.status(), 503);
     assert!(started.elapsed() < ANSWER_BOUND);
     assert!(ready.headers().contains_key("retry-after"));
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(app.status("/healthz").await, 200);
 
     proxy.set(Link::Up);
     let after = new_id();
@@ -84,11 +80,10 @@ async fn database_outage_answers_503_then_recovers(write_mode: &str) {
         assert_eq!(events_for(&db, id).await, 0, "outage callback {id} stored");
     }
     // Readiness is checked at most once a second: it turns ready within a few.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.status("/readyz").await != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "never ready again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("ready again", || async {
+        app.status("/readyz").await == 200
+    })
+    .await;
 }
 
 /// A database that accepts bytes and never answers is the slow case: with the default
@@ -108,8 +103,7 @@ async fn hanging_database_answers_503_within_10_seconds_with_default_timeouts() 
         .post_signed(&tx_body(&during, "PAYMENT", "SUCCESS", "2"))
         .await;
     assert_unavailable(r, started.elapsed()).await;
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(app.status("/healthz").await, 200);
 
     proxy.set(Link::Up);
     let after = new_id();
@@ -166,8 +160,7 @@ async fn body_slower_than_request_timeout_is_408_and_nothing_stored() {
         }
     });
     // The slow sender holds nothing else up.
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(app.status("/healthz").await, 200);
 
     let started = Instant::now();
     let res = read_response(&mut rd).await;

@@ -20,18 +20,41 @@ fn one_writer() -> Settings {
         .set("TXHOOK_BATCH_WRITERS", "1")
 }
 
+/// Queues `bodies` behind the held single writer, each once the one before it is queued, then
+/// lets the writer go: it takes them as one batch, in this order. Returns each one's (status,
+/// answer, Retry-After present), in order, and the id of the callback that held the writer.
+async fn one_batch(app: &TestApp, bodies: Vec<String>) -> (Vec<(u16, Value, bool)>, String) {
+    let (lock, blocked, blocker) = hold_writer(app).await;
+    let mut sends = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        sends.push(send(app, body));
+        queue_reaches(app, i as u64 + 1).await;
+    }
+    lock.rollback().await.unwrap();
+    assert_eq!(blocked.await.unwrap().0, 200);
+    let mut answers = Vec::new();
+    for s in sends {
+        answers.push(s.await.unwrap());
+    }
+    (answers, blocker)
+}
+
+/// `n` callbacks of new transactions in PENDING, but the one at `odd.0` in state `odd.1`.
+fn pending_but(n: usize, odd: (usize, &str)) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let state = if i == odd.0 { odd.1 } else { "PENDING" };
+            tx_body(&new_id(), "PAYMENT", state, "1")
+        })
+        .collect()
+}
+
 /// Sends `body` in the background; the handle yields (status, answer, Retry-After present).
 fn send(app: &TestApp, body: String) -> JoinHandle<(u16, Value, bool)> {
     let client = app.client.clone();
     let url = app.url("/webhooks/transactions");
     tokio::spawn(async move {
-        let r = client
-            .post(url)
-            .headers(hmac_headers(SHARED_KEY, body.as_bytes()))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = signed_post(&client, url, body).send().await.unwrap();
         let status = r.status().as_u16();
         let retry_after = r.headers().contains_key("retry-after");
         (status, r.json().await.unwrap_or(Value::Null), retry_after)
@@ -39,26 +62,10 @@ fn send(app: &TestApp, body: String) -> JoinHandle<(u16, Value, bool)> {
 }
 
 async fn write_queue(app: &TestApp) -> u64 {
-    let ready: Value = app.get_admin("/readyz").await.json().await.unwrap();
+    let ready: Value = app.get_admin_json("/readyz").await;
     ready["writeQueue"]
         .as_u64()
         .expect("batched mode shows writeQueue")
-}
-
-/// Polls until `cond` holds, or fails after a deadline.
-async fn until<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !cond().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Makes the single writer wait: returns the key holder (roll it back to let the writer
@@ -81,7 +88,7 @@ async fn hold_writer(
         .unwrap();
     let blocked = send(app, body);
     let db = app.db.clone();
-    until("the writer waits on the held key", || {
+    eventually("the writer waits on the held key", || {
         let db = db.clone();
         async move {
             sqlx::query_scalar::<_, i64>(
@@ -127,7 +134,7 @@ async fn fail_insert(app: &TestApp, table: &str, state: &str, errcode: &str) {
 }
 
 async fn queue_reaches(app: &TestApp, n: u64) {
-    until(&format!("{n} callbacks queued"), || async {
+    eventually(&format!("{n} callbacks queued"), || async {
         write_queue(app).await >= n
     })
     .await;
@@ -187,38 +194,24 @@ async fn duplicates_across_batches_and_writers_are_stored_once() {
 async fn two_state_updates_of_one_transaction_in_one_batch_follow_the_rules() {
     let app = TestApp::spawn_with(one_writer()).await;
     let id = new_id();
-    let (lock, blocked, _) = hold_writer(&app).await;
-    // Queued in this order (each waits until the previous is queued): PENDING, SUCCESS, then
-    // a late PROCESSING that must not replace SUCCESS.
-    let mut sends = Vec::new();
-    for (i, state) in ["PENDING", "SUCCESS", "PROCESSING"].iter().enumerate() {
-        sends.push(send(&app, tx_body(&id, "PAYMENT", state, "9.99")));
-        queue_reaches(&app, i as u64 + 1).await;
-    }
-    lock.rollback().await.unwrap();
-    assert_eq!(blocked.await.unwrap().0, 200);
-    for s in sends {
-        let (status, answer, _) = s.await.unwrap();
+    // PENDING, SUCCESS, then a late PROCESSING that must not replace SUCCESS.
+    let bodies =
+        ["PENDING", "SUCCESS", "PROCESSING"].map(|state| tx_body(&id, "PAYMENT", state, "9.99"));
+    let (answers, _) = one_batch(&app, bodies.into()).await;
+    for (status, answer, _) in answers {
         assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
     }
     let t: Value = app
-        .get_admin(&format!("/api/v1/transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(t["status"]["state"], "SUCCESS");
     assert_eq!(
         history(&t),
         pairs(&[("PENDING", true), ("SUCCESS", true), ("PROCESSING", false)])
     );
     // The columns follow the callback that is current.
-    let state: String = sqlx::query_scalar("select state from transactions where id = $1")
-        .bind(&id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(state, "SUCCESS");
+    let state = app.transaction_column(&id, "state").await;
+    assert_eq!(state.as_deref(), Some("SUCCESS"));
 }
 
 #[tokio::test]
@@ -231,33 +224,21 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
             .0,
         200
     );
-    let (lock, blocked, _) = hold_writer(&app).await;
     // Over the stored SUCCESS: a late PENDING is refused, REVERSED applies, and then FAILED
     // (a terminal state after REVERSED) is refused too.
-    let mut sends = Vec::new();
-    for (i, (state, amount)) in [
+    let bodies = [
         ("PENDING", "1.00"),
         ("REVERSED", "5.25"),
         ("FAILED", "7.00"),
     ]
-    .iter()
-    .enumerate()
-    {
-        sends.push(send(&app, tx_body(&id, "PAYMENT", state, amount)));
-        queue_reaches(&app, i as u64 + 1).await;
-    }
-    lock.rollback().await.unwrap();
-    assert_eq!(blocked.await.unwrap().0, 200);
-    for s in sends {
-        let (status, answer, _) = s.await.unwrap();
+    .map(|(state, amount)| tx_body(&id, "PAYMENT", state, amount));
+    let (answers, _) = one_batch(&app, bodies.into()).await;
+    for (status, answer, _) in answers {
         assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
     }
     let t: Value = app
-        .get_admin(&format!("/api/v1/transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(t["status"]["state"], "REVERSED", "{t}");
     assert_eq!(
         history(&t),
@@ -269,12 +250,8 @@ async fn updates_of_a_stored_transaction_in_one_batch_are_judged_one_after_anoth
         ])
     );
     // The columns are those of the applied REVERSED, not of the refused events around it.
-    let amount: String = sqlx::query_scalar("select amount::text from transactions where id = $1")
-        .bind(&id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(amount, "5.25");
+    let amount = app.transaction_column(&id, "amount").await;
+    assert_eq!(amount.as_deref(), Some("5.25"));
 }
 
 #[tokio::test]
@@ -283,19 +260,10 @@ async fn a_poison_row_fails_alone_and_its_neighbours_are_stored() {
     // The database refuses one row for its data, as a constraint or a bad value would.
     fail_event_insert(&app, "POISON", "22023").await;
 
-    let (lock, blocked, _) = hold_writer(&app).await;
-    let mut sends = Vec::new();
-    for i in 0..6 {
-        let state = if i == 3 { "POISON" } else { "PENDING" };
-        sends.push(send(&app, tx_body(&new_id(), "PAYMENT", state, "1")));
-    }
-    queue_reaches(&app, 6).await;
-    lock.rollback().await.unwrap();
-    assert_eq!(blocked.await.unwrap().0, 200);
+    let (sent, _) = one_batch(&app, pending_but(6, (3, "POISON"))).await;
 
     let mut answers = Vec::new();
-    for s in sends {
-        let (status, answer, _) = s.await.unwrap();
+    for (status, answer, _) in sent {
         assert_eq!(status, 200, "{answer}");
         answers.push(answer["status"].as_str().unwrap().to_owned());
     }
@@ -340,18 +308,9 @@ async fn a_failed_batch_answers_every_waiter_503_and_stores_none() {
     // A failure that is not about one row's data (the disk is full): the whole batch fails.
     fail_event_insert(&app, "DISKFULL", "53100").await;
 
-    let (lock, blocked, blocker) = hold_writer(&app).await;
-    let mut sends = Vec::new();
-    for i in 0..5 {
-        let state = if i == 2 { "DISKFULL" } else { "PENDING" };
-        sends.push(send(&app, tx_body(&new_id(), "PAYMENT", state, "1")));
-    }
-    queue_reaches(&app, 5).await;
-    lock.rollback().await.unwrap();
-    assert_eq!(blocked.await.unwrap().0, 200);
+    let (answers, blocker) = one_batch(&app, pending_but(5, (2, "DISKFULL"))).await;
 
-    for s in sends {
-        let (status, answer, retry_after) = s.await.unwrap();
+    for (status, answer, retry_after) in answers {
         assert_eq!(status, 503, "{answer}");
         assert!(retry_after);
     }
@@ -421,12 +380,7 @@ async fn a_poison_event_for_one_transaction_does_not_hold_up_the_others() {
         let r = app.get_admin(&format!("/api/v1/transactions/{id}")).await;
         assert_eq!(r.status(), 200, "{id} was held up");
     }
-    let projection: Value = app
-        .get_admin("/api/v1/projection")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let projection: Value = app.get_admin_json("/api/v1/projection").await;
     assert_eq!(projection["failureCount"], 1, "{projection}");
     assert_eq!(projection["failures"][0]["transactionId"], poison.as_str());
     assert!(
@@ -442,10 +396,7 @@ async fn a_poison_event_for_one_transaction_does_not_hold_up_the_others() {
         .await;
     assert_eq!(status, 200);
     let t: Value = app
-        .get_admin(&format!("/api/v1/transactions/{poison}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/transactions/{poison}"))
+        .await;
     assert_eq!(t["status"]["state"], "SUCCESS");
 }

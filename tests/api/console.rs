@@ -2,7 +2,6 @@
 //! security headers, and escaping. (The browser tests are in `tests/console.rs`.)
 
 use reqwest::redirect::Policy;
-use serde_json::Value;
 
 use crate::helpers::*;
 
@@ -23,6 +22,12 @@ async fn sign_in(app: &TestApp, client: &reqwest::Client, token: &str) -> reqwes
         .send()
         .await
         .unwrap()
+}
+
+/// The HTML of the console page at `path`, as `client` sees it.
+async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    let r = client.get(app.url(path)).send().await.unwrap();
+    r.text().await.unwrap()
 }
 
 /// The CSRF token in a page's forms.
@@ -135,14 +140,7 @@ async fn changes_need_the_same_origin_and_the_form_token() {
     let app = TestApp::spawn().await;
     let client = browser();
     sign_in(&app, &client, ADMIN_TOKEN).await;
-    let page = client
-        .get(app.url("/console/quarantine"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(&app, &client, "/console/quarantine").await;
     let token = csrf(&page);
     let origin = format!("http://{}", app.addr);
     let post = |origin: Option<String>, token: String| {
@@ -190,15 +188,12 @@ async fn everything_a_sender_wrote_is_escaped() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    let t: Value = app
-        .get_admin(&format!(
+    let t = app
+        .get_admin_json(&format!(
             "/api/v1/transactions/{}",
             url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(t["status"]["state"], "PENDING");
     let pages = [
         format!(
@@ -224,14 +219,7 @@ async fn everything_a_sender_wrote_is_escaped() {
     // The refused request shows up, escaped, once the bounded recorder has written it.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let html = client
-            .get(app.url("/console/rejected"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = page(&app, &client, "/console/rejected").await;
         if html.contains("tr class=\"rejected\"") {
             assert!(!html.contains("<script>alert") && !html.contains("<img src=x"));
             assert!(html.contains("missing_signature"), "the reason is shown");

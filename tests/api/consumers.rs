@@ -83,33 +83,10 @@ impl SseReader {
     }
 }
 
-async fn deliver_stored(app: &TestApp, body: &str) -> i64 {
-    let (status, answer) = app.deliver(body).await;
-    assert_eq!(status, 200, "{answer}");
-    answer["sequence"].as_i64().expect("stored")
-}
-
-async fn stream_event(app: &TestApp, name: &str) -> i64 {
-    let store = txhook::store::Store::from_pool(app.db.clone());
-    let frame = format!(r#"{{"type":"notification","event":"{name}","data":"e1"}}"#);
-    let entity = new_id();
-    let ev = txhook::store::NewStreamEvent {
-        event: name,
-        entity_id: &entity,
-        timestamp_millis: Some(1_700_000_000_000),
-        frame: &frame,
-        received_at: chrono::Utc::now(),
-    };
-    match store.record_stream_event(&ev).await.unwrap() {
-        txhook::store::StreamOutcome::Stored { sequence } => sequence,
-        other => panic!("{other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_long_poll_is_held_until_a_commit_wakes_it() {
     let app = TestApp::spawn().await;
-    let first = deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
+    let first = logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
     let (client, url) = (
         app.client.clone(),
         app.url(&format!("/api/v1/events?after={first}&wait=30")),
@@ -130,7 +107,7 @@ async fn a_long_poll_is_held_until_a_commit_wakes_it() {
             .is_err()
     );
 
-    let second = deliver_stored(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "2")).await;
+    let second = logged(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "2")).await;
     let (status, page) = timeout(Duration::from_secs(5), poll)
         .await
         .expect("woken by the commit")
@@ -157,12 +134,12 @@ async fn a_long_poll_is_held_until_a_commit_wakes_it() {
 #[tokio::test]
 async fn the_stream_sends_new_events_live_and_resumes_after_last_event_id() {
     let app = TestApp::spawn().await;
-    let before = deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
+    let before = logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
     // From now: what was logged before connecting is not sent.
     let mut live = SseReader::open(&app, "", None).await;
     let mut sent = Vec::new();
     for state in ["PENDING", "SUCCESS", "FAILED"] {
-        sent.push(deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", state, "1")).await);
+        sent.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state, "1")).await);
     }
     sent.push(stream_event(&app, "transaction.done").await);
     let mut got = Vec::new();
@@ -203,10 +180,10 @@ async fn the_stream_sends_new_events_live_and_resumes_after_last_event_id() {
 #[tokio::test]
 async fn the_stream_filters_by_source_type_state_and_event_name() {
     let app = TestApp::spawn().await;
-    let start = deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
-    let pay_ok = deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", "SUCCESS", "1")).await;
-    let dep_ok = deliver_stored(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "1")).await;
-    let _dep_pending = deliver_stored(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "1")).await;
+    let start = logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
+    let pay_ok = logged(&app, &tx_body(&new_id(), "PAYMENT", "SUCCESS", "1")).await;
+    let dep_ok = logged(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "1")).await;
+    let _dep_pending = logged(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "1")).await;
     let done = stream_event(&app, "transaction.done").await;
     let user = stream_event(&app, "user.created").await;
 
@@ -247,7 +224,7 @@ async fn the_stream_filters_by_source_type_state_and_event_name() {
 #[tokio::test]
 async fn an_event_that_commits_late_is_streamed_not_skipped() {
     let app = TestApp::spawn().await;
-    let start = deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
+    let start = logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
     let mut s = SseReader::open(&app, &format!("?after={start}"), None).await;
 
     // A writer takes a sequence and stays open; a later one commits first.
@@ -262,7 +239,7 @@ async fn an_event_that_commits_late_is_streamed_not_skipped() {
     .fetch_one(&mut *late)
     .await
     .unwrap();
-    let after = deliver_stored(&app, &tx_body(&new_id(), "PAYMENT", "SUCCESS", "1")).await;
+    let after = logged(&app, &tx_body(&new_id(), "PAYMENT", "SUCCESS", "1")).await;
     assert!(held < after);
     // The later event is held back while the earlier writer is open...
     assert!(s.next_within(Duration::from_millis(700)).await.is_none());

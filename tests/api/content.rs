@@ -91,12 +91,7 @@ async fn overlong_indexed_fields_are_logged_raw_and_their_projection_failure_sho
 
     // The projector could not derive their state: each is recorded, and shown.
     app.projected().await;
-    let projection: Value = app
-        .get_admin("/api/v1/projection")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let projection: Value = app.get_admin_json("/api/v1/projection").await;
     assert_eq!(projection["failureCount"], 3, "{projection}");
     for failure in projection["failures"].as_array().unwrap() {
         assert!(

@@ -153,12 +153,6 @@ async fn subscribe(app: &TestApp, consumer: &Consumer, extra: Value) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
-async fn stored(app: &TestApp, body: &str) -> i64 {
-    let (status, answer) = app.deliver(body).await;
-    assert_eq!(status, 200, "{answer}");
-    answer["sequence"].as_i64().unwrap()
-}
-
 /// Waits until the destination's status satisfies `check` (results are recorded right after
 /// the consumer answers), and returns it.
 async fn status_until(app: &TestApp, id: &str, check: impl Fn(&Value) -> bool) -> Value {
@@ -174,11 +168,8 @@ async fn status_until(app: &TestApp, id: &str, check: impl Fn(&Value) -> bool) -
 }
 
 async fn destination(app: &TestApp, id: &str) -> Value {
-    app.get_admin(&format!("/api/v1/destinations/{id}"))
+    app.get_admin_json(&format!("/api/v1/destinations/{id}"))
         .await
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -187,8 +178,8 @@ async fn deliveries_are_signed_and_carry_the_event_and_its_transaction() {
     let consumer = Consumer::start(always(200)).await;
     let id = subscribe(&app, &consumer, json!({})).await;
     let tx = new_id();
-    let first = stored(&app, &tx_body(&tx, "PAYMENT", "PENDING", "10.50")).await;
-    let second = stored(&app, &tx_body(&tx, "PAYMENT", "SUCCESS", "10.50")).await;
+    let first = logged(&app, &tx_body(&tx, "PAYMENT", "PENDING", "10.50")).await;
+    let second = logged(&app, &tx_body(&tx, "PAYMENT", "SUCCESS", "10.50")).await;
     consumer.until("both delivered", |r| r.len() >= 2).await;
 
     let got = consumer.received();
@@ -220,7 +211,7 @@ async fn a_failing_consumer_is_retried_until_2xx_and_never_sent_the_event_again(
     let app = TestApp::spawn_with(fast()).await;
     let consumer = Consumer::start(Arc::new(|_, _, seen| if seen < 2 { 500 } else { 200 })).await;
     let id = subscribe(&app, &consumer, json!({})).await;
-    let seq = stored(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "1")).await;
+    let seq = logged(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "1")).await;
     consumer
         .until("delivered on the third attempt", |r| r.len() >= 3)
         .await;
@@ -235,11 +226,8 @@ async fn a_failing_consumer_is_retried_until_2xx_and_never_sent_the_event_again(
     );
     status_until(&app, &id, |d| d["backlog"] == 0).await;
     let attempts: Value = app
-        .get_admin(&format!("/api/v1/destinations/{id}/attempts"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/destinations/{id}/attempts"))
+        .await;
     let statuses: Vec<i64> = attempts["items"]
         .as_array()
         .unwrap()
@@ -248,7 +236,7 @@ async fn a_failing_consumer_is_retried_until_2xx_and_never_sent_the_event_again(
         .collect();
     assert_eq!(statuses, [200, 500, 500], "{attempts}");
     // Delivered: not sent again.
-    stored(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "2")).await;
+    logged(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "2")).await;
     consumer.until("the next event", |r| r.len() >= 4).await;
     assert_eq!(consumer.received().len(), 4);
     status_until(&app, &id, |d| d["backlog"] == 0).await;
@@ -271,10 +259,10 @@ async fn one_transactions_events_stay_in_order_while_others_flow() {
     };
     let consumer = Consumer::start(policy).await;
     subscribe(&app, &consumer, json!({})).await;
-    let s1 = stored(&app, &tx_body(&slow, "PAYMENT", "PENDING", "1")).await;
-    let s2 = stored(&app, &tx_body(&slow, "PAYMENT", "SUCCESS", "1")).await;
-    let q1 = stored(&app, &tx_body(&quick, "PAYMENT", "PENDING", "1")).await;
-    let q2 = stored(&app, &tx_body(&quick, "PAYMENT", "SUCCESS", "1")).await;
+    let s1 = logged(&app, &tx_body(&slow, "PAYMENT", "PENDING", "1")).await;
+    let s2 = logged(&app, &tx_body(&slow, "PAYMENT", "SUCCESS", "1")).await;
+    let q1 = logged(&app, &tx_body(&quick, "PAYMENT", "PENDING", "1")).await;
+    let q2 = logged(&app, &tx_body(&quick, "PAYMENT", "SUCCESS", "1")).await;
     consumer
         .until("the other transaction flows", |r| {
             r.iter().filter(|x| x.answered == 200).count() >= 2
@@ -305,7 +293,7 @@ async fn deliveries_past_the_max_age_are_dead_lettered_and_can_be_replayed() {
     let app = TestApp::spawn_with(fast().set("TXHOOK_DELIVERY_MAX_AGE", "1s")).await;
     let consumer = Consumer::start(always(500)).await;
     let id = subscribe(&app, &consumer, json!({})).await;
-    let seq = stored(&app, &tx_body(&new_id(), "PAYMENT", "FAILED", "1")).await;
+    let seq = logged(&app, &tx_body(&new_id(), "PAYMENT", "FAILED", "1")).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let d = destination(&app, &id).await;
@@ -318,11 +306,8 @@ async fn deliveries_past_the_max_age_are_dead_lettered_and_can_be_replayed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let dead: Value = app
-        .get_admin(&format!("/api/v1/destinations/{id}/dead-letters"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/destinations/{id}/dead-letters"))
+        .await;
     assert_eq!(dead["items"][0]["sequence"], seq, "{dead}");
     let tried = consumer.received().len();
     assert!(tried >= 2);
@@ -352,7 +337,7 @@ async fn a_restart_mid_backlog_delivers_every_event_once() {
     subscribe(&first, &consumer, json!({})).await;
     let mut sequences = Vec::new();
     for _ in 0..10 {
-        sequences.push(stored(&first, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await);
+        sequences.push(logged(&first, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await);
     }
     consumer
         .until("attempts under way", |r| !r.is_empty())
@@ -384,7 +369,7 @@ async fn two_replicas_deliver_each_event_to_a_destination_once() {
     let mut sequences = Vec::new();
     for i in 0..40 {
         let app = if i % 2 == 0 { &first } else { &second };
-        sequences.push(stored(app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await);
+        sequences.push(logged(app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await);
     }
     consumer
         .until("all delivered", |r| r.len() >= sequences.len())
@@ -410,9 +395,9 @@ async fn filters_pause_and_delete_decide_what_is_delivered() {
         json!({ "filter": { "types": ["DEPOSIT"], "states": ["SUCCESS"] } }),
     )
     .await;
-    stored(&app, &tx_body(&new_id(), "PAYMENT", "SUCCESS", "1")).await;
-    stored(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "1")).await;
-    let wanted = stored(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "1")).await;
+    logged(&app, &tx_body(&new_id(), "PAYMENT", "SUCCESS", "1")).await;
+    logged(&app, &tx_body(&new_id(), "DEPOSIT", "PENDING", "1")).await;
+    let wanted = logged(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "1")).await;
     consumer.until("the deposit", |r| !r.is_empty()).await;
     assert_eq!(consumer.received()[0].id, format!("evt_{wanted}"));
 
@@ -433,7 +418,7 @@ async fn filters_pause_and_delete_decide_what_is_delivered() {
         }
     };
     assert_eq!(patch(json!({ "paused": true })).await.status(), 200);
-    let later = stored(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "2")).await;
+    let later = logged(&app, &tx_body(&new_id(), "DEPOSIT", "SUCCESS", "2")).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(consumer.received().len(), 1, "delivered while paused");
     assert_eq!(destination(&app, &id).await["paused"], true);
@@ -529,7 +514,7 @@ async fn delivered_deliveries_are_forgotten_after_a_week_and_dead_letters_kept()
     let consumer = Consumer::start(always(200)).await;
     let id = subscribe(&app, &consumer, json!({})).await;
     for _ in 0..3 {
-        stored(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
+        logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING", "1")).await;
     }
     consumer
         .until("all three delivered", |r| r.len() >= 3)

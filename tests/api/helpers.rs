@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Barrier, oneshot};
 use tokio::task::JoinSet;
 
+use crate::common::process::empty_config;
 use txhook::verify::{sign_hmac_hex, sign_standard};
 
 /// `fresh_database()`: a new, empty database, dropped when the test ends; returns its URL.
@@ -85,9 +86,8 @@ impl TestApp {
         env.insert("DATABASE_URL", db_url.clone());
         env.entry("TXHOOK_LISTEN")
             .or_insert_with(|| "127.0.0.1:0".into());
-        let config =
-            txhook::config::load_with(Some(&empty_config_file()), |var| env.get(var).cloned())
-                .expect("test configuration is valid");
+        let config = txhook::config::load_with(Some(&empty_config()), |var| env.get(var).cloned())
+            .expect("test configuration is valid");
         let listener = TcpListener::bind(config.server.listen).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -208,6 +208,22 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// GET with the admin token: the JSON answer, whatever the status.
+    pub async fn get_admin_json(&self, path: &str) -> Value {
+        self.get_admin(path)
+            .await
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
+    /// GET with the admin token: (status, JSON answer, `Null` when there is none).
+    pub async fn get_admin_answer(&self, path: &str) -> (u16, Value) {
+        let r = self.get_admin(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics_text(&self) -> String {
         self.client
@@ -227,6 +243,18 @@ impl TestApp {
             .expect("count query")
     }
 
+    /// Column `column` of transaction `id`'s row in the projection's `transactions` table, as
+    /// text (`None` for a null).
+    pub async fn transaction_column(&self, id: &str, column: &str) -> Option<String> {
+        sqlx::query_scalar(&format!(
+            "select {column}::text from transactions where id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.db)
+        .await
+        .expect("the transaction's row")
+    }
+
     /// Stops the server (graceful shutdown) and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -244,15 +272,6 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
-}
-
-/// An empty config file, so that the repository's `config.toml` does not leak into tests.
-fn empty_config_file() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join("txhook-test-empty-config.toml");
-    if !path.exists() {
-        std::fs::write(&path, "").unwrap();
-    }
-    path
 }
 
 pub fn hmac_headers(key: &str, body: &[u8]) -> HeaderMap {
@@ -304,6 +323,39 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Polls `check` every 20 ms until it holds; fails after 10 seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `request`; its JSON answer, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let r = request.send().await.expect("request sent");
+    r.json().await.expect("a JSON answer")
+}
+
+/// A POST of `body` to `url` signed with the test key, for a task that holds a clone of the
+/// app's client rather than the app.
+pub fn signed_post(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: String,
+) -> reqwest::RequestBuilder {
+    let headers = hmac_headers(SHARED_KEY, body.as_bytes());
+    client.post(url).headers(headers).body(body)
+}
+
 /// Delivers every body at once, each to `urls[i % urls.len()]`; returns the answers.
 pub async fn deliver_concurrently(
     client: &reqwest::Client,
@@ -317,21 +369,60 @@ pub async fn deliver_concurrently(
         let url = urls[i % urls.len()].clone();
         let start = start.clone();
         set.spawn(async move {
-            let headers = hmac_headers(SHARED_KEY, body.as_bytes());
+            let request =
+                signed_post(&client, url, body).header("content-type", "application/json");
             start.wait().await;
-            let r = client
-                .post(url)
-                .headers(headers)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("request sent");
+            let r = request.send().await.expect("request sent");
             let status = r.status().as_u16();
             (status, r.json().await.unwrap_or(Value::Null))
         });
     }
     set.join_all().await
+}
+
+/// POSTs `body` signed to `app` and asserts a 200; returns the sequence it was logged under.
+pub async fn logged(app: &TestApp, body: &str) -> i64 {
+    let (status, answer) = app.deliver(body).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["sequence"].as_i64().expect("logged")
+}
+
+/// An Orangepill stream event named `name`, recorded as the stream client records it;
+/// returns its sequence.
+pub async fn stream_event(app: &TestApp, name: &str) -> i64 {
+    let store = txhook::store::Store::from_pool(app.db.clone());
+    let frame = json!({ "type": "notification", "event": name, "data": "e1" }).to_string();
+    let entity = new_id();
+    let event = txhook::store::NewStreamEvent {
+        event: name,
+        entity_id: &entity,
+        timestamp_millis: Some(1_700_000_000_000),
+        frame: &frame,
+        received_at: chrono::Utc::now(),
+    };
+    match store.record_stream_event(&event).await.unwrap() {
+        txhook::store::StreamOutcome::Stored { sequence } => sequence,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Logs `body` under `dedup_key` as quarantined, as an older parser would have, and moves the
+/// projection past it in the same statement, as an older projector would have (so only
+/// `reprocess` applies it); returns its sequence.
+pub async fn logged_as_quarantined(app: &TestApp, dedup_key: &str, body: &str) -> i64 {
+    sqlx::query_scalar(
+        "with e as (
+             insert into events (source, dedup_key, body, outcome, quarantine_reason)
+             values ('callback', $1, $2, 'quarantined', 'old parser')
+             returning txid, sequence)
+         update consumer_positions p set txid = e.txid, sequence = e.sequence
+           from e where p.name = 'projector' returning e.sequence",
+    )
+    .bind(dedup_key)
+    .bind(body.as_bytes())
+    .fetch_one(&app.db)
+    .await
+    .expect("log a quarantined callback")
 }
 
 /// The history as `(state, applied)` pairs, oldest first.

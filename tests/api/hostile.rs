@@ -102,12 +102,7 @@ async fn odd_but_readable_transactions_are_stored() {
             "{body}"
         );
     }
-    let t: Value = app
-        .get_admin("/api/v1/transactions/d1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let t: Value = app.get_admin_json("/api/v1/transactions/d1").await;
     assert_eq!(t["status"]["state"], "SUCCESS");
 }
 
@@ -267,15 +262,7 @@ async fn client_chosen_methods_and_paths_never_become_metric_labels() {
         let r = app.client.get(app.url(&path)).send().await.unwrap();
         assert!(r.status().is_client_error(), "{path}: {}", r.status());
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         !metrics.to_lowercase().contains(&marker),
         "a client-chosen string became a label"

@@ -87,12 +87,6 @@ async fn derived(app: &TestApp) -> (Vec<String>, Vec<String>) {
     (transactions, history)
 }
 
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let r = app.get_admin(path).await;
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn every_read_reflects_the_callbacks_acknowledged_before_it() {
     let app = TestApp::spawn().await;
@@ -104,27 +98,12 @@ async fn every_read_reflects_the_callbacks_acknowledged_before_it() {
                 let id = new_id();
                 for state in ["PENDING", "PROCESSING", "SUCCESS"] {
                     let body = tx_body(&id, "PAYMENT", state, &format!("{task}.{round}"));
-                    let answer: Value = client
-                        .post(format!("{base}/webhooks/transactions"))
-                        .headers(hmac_headers(SHARED_KEY, body.as_bytes()))
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let url = format!("{base}/webhooks/transactions");
+                    let answer = json_of(signed_post(&client, url, body)).await;
                     let sequence = answer["sequence"].as_i64().expect("stored");
                     // Read right after the acknowledgement: the callback is there.
-                    let t: Value = client
-                        .get(format!("{base}/api/v1/transactions/{id}"))
-                        .bearer_auth(ADMIN_TOKEN)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let url = format!("{base}/api/v1/transactions/{id}");
+                    let t = json_of(client.get(url).bearer_auth(ADMIN_TOKEN)).await;
                     let seen: Vec<i64> = t["history"]
                         .as_array()
                         .unwrap_or_else(|| panic!("{t}"))
@@ -140,7 +119,9 @@ async fn every_read_reflects_the_callbacks_acknowledged_before_it() {
     while let Some(done) = readers.join_next().await {
         done.unwrap();
     }
-    let (status, listed) = get_json(&app, "/api/v1/transactions?state=SUCCESS&limit=500").await;
+    let (status, listed) = app
+        .get_admin_answer("/api/v1/transactions?state=SUCCESS&limit=500")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(listed["items"].as_array().unwrap().len(), 8 * 15);
 }
@@ -158,7 +139,8 @@ async fn a_stalled_projection_is_reported_never_served_stale() {
     );
     // Projected (on a loaded machine the first read may outwait its one second: ask again).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while get_json(&app, &format!("/api/v1/transactions/{id}"))
+    while app
+        .get_admin_answer(&format!("/api/v1/transactions/{id}"))
         .await
         .0
         != 200
@@ -189,12 +171,14 @@ async fn a_stalled_projection_is_reported_never_served_stale() {
         );
     }
     // The log itself is readable meanwhile, and says how far behind the projection is.
-    let (status, projection) = get_json(&app, "/api/v1/projection").await;
+    let (status, projection) = app.get_admin_answer("/api/v1/projection").await;
     assert_eq!(status, 200);
     assert_eq!(projection["lagEvents"], 1, "{projection}");
 
     held.rollback().await.unwrap();
-    let (status, t) = get_json(&app, &format!("/api/v1/transactions/{id}")).await;
+    let (status, t) = app
+        .get_admin_answer(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(
         (status, t["status"]["state"].as_str()),
         (200, Some("SUCCESS"))
@@ -208,7 +192,9 @@ async fn shuffled_duplicated_lifecycles_converge_and_a_rebuild_equals_them() {
     deliver_all(&app, &[app.url("/webhooks/transactions")], bodies, 16).await;
 
     for (id, expected) in &finals {
-        let (status, t) = get_json(&app, &format!("/api/v1/transactions/{id}")).await;
+        let (status, t) = app
+            .get_admin_answer(&format!("/api/v1/transactions/{id}"))
+            .await;
         assert_eq!(status, 200);
         assert_eq!(t["status"]["state"], *expected, "{t}");
     }
@@ -259,7 +245,9 @@ async fn two_replicas_project_each_event_once_and_one_goes_on_when_the_other_sto
     let (more, bodies) = workload(20, 12);
     deliver_all(&second, &urls[1..], bodies, 8).await;
     for (id, expected) in finals.iter().chain(&more) {
-        let (status, t) = get_json(&second, &format!("/api/v1/transactions/{id}")).await;
+        let (status, t) = second
+            .get_admin_answer(&format!("/api/v1/transactions/{id}"))
+            .await;
         assert_eq!(status, 200);
         assert_eq!(t["status"]["state"], *expected, "{t}");
     }

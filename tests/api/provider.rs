@@ -109,12 +109,7 @@ fn registering_at(provider_url: String, public: &str) -> Settings {
 async fn subscription_reaches(app: &TestApp, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Value = app
-            .get_admin("/api/v1/subscription")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let got: Value = app.get_admin_json("/api/v1/subscription").await;
         if got["state"] == want {
             return got;
         }
@@ -130,7 +125,7 @@ async fn subscription_reaches(app: &TestApp, want: &str) -> Value {
 async fn readiness_shows(app: &TestApp, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let got: Value = app.get_admin("/readyz").await.json().await.unwrap();
+        let got: Value = app.get_admin_json("/readyz").await;
         if got["registration"]["state"] == want {
             return got;
         }
@@ -235,15 +230,7 @@ async fn registration_retries_503_then_registers_while_callbacks_are_received() 
     for secret in [SHARED_KEY, HEADER_VALUE, PROVIDER_API_KEY] {
         assert!(!dump.contains(secret), "a secret was recorded");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("txhook_registration_state"), "{metrics}");
 }
 
@@ -440,20 +427,11 @@ async fn a_huge_provider_answer_is_not_read_to_its_end_and_registration_goes_on(
     assert!(answer.chars().count() <= txhook::provider::MAX_ANSWER_CHARS + 1);
 }
 
+/// `txhook --config <empty file>`, the arguments to come.
 fn txhook() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_txhook"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .arg("--config")
-        .arg(empty_config());
+    let mut cmd = tokio::process::Command::from(crate::common::process::txhook(&[]));
+    cmd.env("RUST_LOG", "warn");
     cmd
-}
-
-fn empty_config() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join("txhook-provider-test-empty.toml");
-    std::fs::write(&path, "").unwrap();
-    path
 }
 
 #[tokio::test]
@@ -549,11 +527,8 @@ async fn send_round_trip_for_every_type() {
             assert!(answers[1].contains(r#""status":"duplicate""#), "{stdout}");
         }
         let got: Value = app
-            .get_admin(&format!("/api/v1/transactions/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_admin_json(&format!("/api/v1/transactions/{id}"))
+            .await;
         assert_eq!(got["type"], kind);
         assert_eq!(got["status"]["state"], "SUCCESS");
         assert_eq!(got["history"].as_array().unwrap().len(), 2);
@@ -615,11 +590,7 @@ async fn send_signs_with_standard_webhooks_too() {
 
 #[tokio::test]
 async fn mock_provider_validates_subscriptions_as_documented() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::process::free_port();
     let mut child = txhook()
         .args([
             "mock-provider",
@@ -677,14 +648,7 @@ async fn mock_provider_validates_subscriptions_as_documented() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let report: Value = client
-        .get(format!("http://127.0.0.1:{port}/mock/deliveries"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = json_of(client.get(format!("http://127.0.0.1:{port}/mock/deliveries"))).await;
     assert_eq!(report["subscribers"], 1);
     assert_eq!(report["subscribeRequests"], 6);
     child.kill().await.unwrap();

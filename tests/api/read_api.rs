@@ -8,12 +8,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let r = app.get_admin(path).await;
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// Walks every page of `path` (which may already carry filters), returning the ids in order.
 async fn walk(app: &TestApp, path: &str, limit: u32) -> Vec<String> {
     let sep = if path.contains('?') { '&' } else { '?' };
@@ -24,7 +18,7 @@ async fn walk(app: &TestApp, path: &str, limit: u32) -> Vec<String> {
             Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
             None => format!("{path}{sep}limit={limit}"),
         };
-        let (status, page) = get_json(app, &url).await;
+        let (status, page) = app.get_admin_answer(&url).await;
         assert_eq!(status, 200, "{url}: {page}");
         for item in page["items"].as_array().unwrap() {
             ids.push(item["id"].as_str().unwrap().to_owned());
@@ -141,7 +135,9 @@ async fn every_filter_selects_exactly_its_transactions() {
             .is_empty()
     );
     // Items are in the provider's shape, with receivedAt and updatedAt added.
-    let (_, page) = get_json(&app, "/api/v1/transactions?walletId=wc").await;
+    let (_, page) = app
+        .get_admin_answer("/api/v1/transactions?walletId=wc")
+        .await;
     let item = &page["items"][0];
     assert_eq!(item["amount"]["amount"].to_string(), "1.00");
     assert!(item["receivedAt"].is_string() && item["updatedAt"].is_string());
@@ -164,7 +160,7 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
         ("/api/v1/events?limit=1001", "limit"),
         ("/api/v1/events/abc", "sequence"),
     ] {
-        let (status, err) = get_json(&app, query).await;
+        let (status, err) = app.get_admin_answer(query).await;
         assert_eq!(status, 400, "{query}");
         assert_eq!(err["error"], "bad_parameter", "{query}");
         assert!(
@@ -186,7 +182,9 @@ async fn sql_in_filters_is_only_ever_a_value() {
     for inj in ["' or '1'='1", "x'; drop table events; --", "\\' or 1=1 --"] {
         let q = url::form_urlencoded::byte_serialize(inj.as_bytes()).collect::<String>();
         for f in ["state", "type", "walletId", "currency"] {
-            let (status, page) = get_json(&app, &format!("/api/v1/transactions?{f}={q}")).await;
+            let (status, page) = app
+                .get_admin_answer(&format!("/api/v1/transactions?{f}={q}"))
+                .await;
             assert_eq!(status, 200);
             assert_eq!(page["items"].as_array().unwrap().len(), 0, "{f}={inj}");
         }
@@ -284,23 +282,29 @@ async fn event_log_has_both_outcomes_and_bodies_in_utf8_or_base64() {
     assert_eq!(page["next"], items[1]["sequence"]);
 
     // Polling from `next` returns nothing new and the same `next`.
-    let (_, again) = get_json(&app, &format!("/api/v1/events?after={}", page["next"])).await;
+    let (_, again) = app
+        .get_admin_answer(&format!("/api/v1/events?after={}", page["next"]))
+        .await;
     assert_eq!(again["items"].as_array().unwrap().len(), 0);
     assert_eq!(again["next"], page["next"]);
 
     // One event, with its kept headers.
-    let (status, one) = get_json(&app, &format!("/api/v1/events/{}", items[0]["sequence"])).await;
+    let (status, one) = app
+        .get_admin_answer(&format!("/api/v1/events/{}", items[0]["sequence"]))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(one["body"], tx.as_str());
     assert!(one["headers"]["x-hubpay-hmac"].is_string());
-    assert_eq!(get_json(&app, "/api/v1/events/987654").await.0, 404);
+    assert_eq!(app.get_admin_answer("/api/v1/events/987654").await.0, 404);
 }
 
 /// Polls the event tail from `after` until a page holds `n` items (or a deadline passes).
 async fn tail_until(app: &TestApp, after: i64, n: usize) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (status, page) = get_json(app, &format!("/api/v1/events?after={after}")).await;
+        let (status, page) = app
+            .get_admin_answer(&format!("/api/v1/events?after={after}"))
+            .await;
         assert_eq!(status, 200);
         if page["items"].as_array().unwrap().len() >= n {
             return page;
@@ -320,7 +324,7 @@ async fn event_tail_never_skips_an_event_that_commits_late() {
     let app = TestApp::spawn().await;
     let first = tx_body(&new_id(), "PAYMENT", "PENDING", "1");
     assert_eq!(app.deliver(&first).await.0, 200);
-    let (_, page) = get_json(&app, "/api/v1/events").await;
+    let (_, page) = app.get_admin_answer("/api/v1/events").await;
     let mut seen: Vec<i64> = page["items"]
         .as_array()
         .unwrap()
@@ -343,7 +347,9 @@ async fn event_tail_never_skips_an_event_that_commits_late() {
     assert!(later_seq > slow_seq);
 
     // The tail holds the later event back rather than pass the open one.
-    let (_, held) = get_json(&app, &format!("/api/v1/events?after={after}")).await;
+    let (_, held) = app
+        .get_admin_answer(&format!("/api/v1/events?after={after}"))
+        .await;
     let held_seqs: Vec<i64> = held["items"]
         .as_array()
         .unwrap()
@@ -366,7 +372,9 @@ async fn event_tail_never_skips_an_event_that_commits_late() {
             tokio::time::Instant::now() < deadline,
             "tail never delivered {seen:?}"
         );
-        let (_, p) = get_json(&app, &format!("/api/v1/events?after={after}")).await;
+        let (_, p) = app
+            .get_admin_answer(&format!("/api/v1/events?after={after}"))
+            .await;
         for e in p["items"].as_array().unwrap() {
             seen.push(e["sequence"].as_i64().unwrap());
         }
@@ -383,15 +391,7 @@ async fn event_tail_never_skips_an_event_that_commits_late() {
 #[tokio::test]
 async fn openapi_documents_every_route_and_the_bearer_scheme() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = json_of(app.client.get(app.url("/openapi.json"))).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -466,24 +466,14 @@ fn metric(text: &str, name: &str, label: &str) -> f64 {
 #[tokio::test]
 async fn metrics_counters_move_with_outcomes() {
     let app = TestApp::spawn().await;
-    let scrape = || async {
-        app.client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    let before = scrape().await;
+    let before = app.metrics_text().await;
     let b = tx_body(&new_id(), "PAYMENT", "PENDING", "1");
     app.deliver(&b).await;
     app.deliver(&b).await;
     app.deliver("not json").await;
     app.post_raw(b.clone(), hmac_headers("wrong", b.as_bytes()))
         .await;
-    let after = scrape().await;
+    let after = app.metrics_text().await;
     for (name, label) in [
         ("txhook_callbacks_total", "outcome=\"stored\""),
         ("txhook_callbacks_total", "outcome=\"duplicate\""),
@@ -525,39 +515,20 @@ async fn responses_carry_a_request_id_generated_or_propagated() {
     assert_eq!(r.headers()["x-request-id"], "abc-123");
 }
 
-/// Logs `body` as quarantined, as an older parser would have, and moves the projection past
-/// it in the same statement, as an older projector would have (so only `reprocess` applies
-/// it).
-async fn logged_as_passed(app: &TestApp, key: &str, body: &str) {
-    sqlx::query(
-        "with e as (
-             insert into events (source, dedup_key, body, outcome, quarantine_reason)
-             values ('callback', $1, $2, 'quarantined', 'old parser')
-             returning txid, sequence)
-         update consumer_positions p set txid = e.txid, sequence = e.sequence
-           from e where p.name = 'projector'",
-    )
-    .bind(key)
-    .bind(body.as_bytes())
-    .execute(&app.db)
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn reprocess_applies_quarantined_callbacks_the_parser_now_reads() {
     let app = TestApp::spawn().await;
     let id = new_id();
     // As an older parser would have left it: a readable body, quarantined.
     let readable = tx_body(&id, "PAYMENT", "SUCCESS", "7.25");
-    logged_as_passed(&app, "json:old", &readable).await;
+    logged_as_quarantined(&app, "json:old", &readable).await;
     // And one that is still unreadable.
     assert_eq!(
         app.deliver("still not json").await.1["status"],
         "quarantined"
     );
     assert_eq!(
-        get_json(&app, &format!("/api/v1/transactions/{id}"))
+        app.get_admin_answer(&format!("/api/v1/transactions/{id}"))
             .await
             .0,
         404
@@ -567,7 +538,9 @@ async fn reprocess_applies_quarantined_callbacks_the_parser_now_reads() {
     let done = txhook::projection::reprocess(&store, None).await.unwrap();
     assert_eq!((done.examined, done.fixed), (2, 1));
 
-    let (status, t) = get_json(&app, &format!("/api/v1/transactions/{id}")).await;
+    let (status, t) = app
+        .get_admin_answer(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(t["status"]["state"], "SUCCESS");
     assert_eq!(t["amount"]["amount"].to_string(), "7.25");
@@ -587,7 +560,7 @@ async fn reprocessed_old_callback_does_not_override_a_later_state_by_latest_wins
     let app = TestApp::spawn().await;
     let id = new_id();
     // An AWAITING_APPROVAL was quarantined; a later PENDING was stored.
-    logged_as_passed(
+    logged_as_quarantined(
         &app,
         "json:old2",
         &tx_body(&id, "PAYMENT", "AWAITING_APPROVAL", "1"),
@@ -608,7 +581,9 @@ async fn reprocessed_old_callback_does_not_override_a_later_state_by_latest_wins
             .fixed,
         1
     );
-    let (_, t) = get_json(&app, &format!("/api/v1/transactions/{id}")).await;
+    let (_, t) = app
+        .get_admin_answer(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(
         t["status"]["state"], "PENDING",
         "the older callback must not win"
@@ -639,7 +614,9 @@ async fn pages_are_bounded_by_bytes_and_the_cursor_still_walks_everything() {
     }
     let max = txhook::store::PAGE_MAX_BODY_BYTES as usize;
 
-    let (status, first) = get_json(&app, "/api/v1/events?limit=1000&wait=10").await;
+    let (status, first) = app
+        .get_admin_answer("/api/v1/events?limit=1000&wait=10")
+        .await;
     assert_eq!(status, 200);
     let bytes: usize = first["items"]
         .as_array()
@@ -660,17 +637,19 @@ async fn pages_are_bounded_by_bytes_and_the_cursor_still_walks_everything() {
     let mut after = first["next"].as_i64().unwrap();
     while seen < 12 {
         let path = format!("/api/v1/events?limit=1000&after={after}&wait=10");
-        let (_, page) = get_json(&app, &path).await;
+        let (_, page) = app.get_admin_answer(&path).await;
         let items = page["items"].as_array().unwrap();
         assert!(!items.is_empty(), "the walk stopped after {seen} events");
         seen += items.len();
         after = page["next"].as_i64().unwrap();
     }
-    let (_, rest) = get_json(&app, &format!("/api/v1/events?after={after}")).await;
+    let (_, rest) = app
+        .get_admin_answer(&format!("/api/v1/events?after={after}"))
+        .await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 0);
     assert_eq!(seen, 12);
 
-    let (_, listed) = get_json(&app, "/api/v1/transactions?limit=500").await;
+    let (_, listed) = app.get_admin_answer("/api/v1/transactions?limit=500").await;
     let n = listed["items"].as_array().unwrap().len();
     assert!((1..12).contains(&n), "{n} transactions in one page");
     assert!(listed["nextCursor"].is_string());

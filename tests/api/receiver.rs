@@ -17,11 +17,8 @@ async fn signed_callback_is_stored_and_readable() {
     assert_eq!(app.count("select count(*) from events").await, 1);
 
     let got: Value = app
-        .get_admin(&format!("/api/v1/transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_admin_json(&format!("/api/v1/transactions/{id}"))
+        .await;
     assert_eq!(got["id"], id.as_str());
     assert_eq!(got["status"]["state"], "PENDING");
     assert_eq!(got["history"].as_array().unwrap().len(), 1);
@@ -101,13 +98,8 @@ async fn amounts_round_trip_digit_for_digit() {
             "{amount} not kept in {text}"
         );
         app.projected().await;
-        let stored: String =
-            sqlx::query_scalar("select amount::text from transactions where id = $1")
-                .bind(&id)
-                .fetch_one(&app.db)
-                .await
-                .unwrap();
-        assert_eq!(stored, amount);
+        let stored = app.transaction_column(&id, "amount").await;
+        assert_eq!(stored.as_deref(), Some(amount));
     }
 }
 

@@ -32,15 +32,7 @@ fn new_body() -> String {
 /// The value of `txhook_callbacks_rejected_total{reason="<reason>"}` in `GET /metrics`
 /// (0 before the first rejection of that reason).
 async fn rejected_total(app: &TestApp, reason: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics answered")
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     let label = format!("reason=\"{reason}\"");
     text.lines()
         .filter(|l| l.starts_with("txhook_callbacks_rejected_total{") && l.contains(&label))

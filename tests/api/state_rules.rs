@@ -189,12 +189,8 @@ async fn unknown_state_is_shown_on_a_non_terminal_transaction() {
         history(&got),
         pairs(&[("PENDING", true), ("ON_HOLD", true)])
     );
-    let state: String = sqlx::query_scalar("select state from transactions where id = $1")
-        .bind(&id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(state, "ON_HOLD");
+    let state = app.transaction_column(&id, "state").await;
+    assert_eq!(state.as_deref(), Some("ON_HOLD"));
 }
 
 #[tokio::test]
@@ -249,11 +245,7 @@ async fn unknown_type_and_extra_fields_are_stored_and_shown() {
         got.as_object().unwrap().contains_key("newTopLevel"),
         "{got}"
     );
-    let kind: Option<String> = sqlx::query_scalar("select type from transactions where id = $1")
-        .bind(&id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let kind = app.transaction_column(&id, "type").await;
     assert_eq!(kind.as_deref(), Some("CRYPTO_SWAP"));
 }
 

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use txhook_devtools::fake_stream::{FakeStreamServer, Options, serve_stream};
 
-use crate::helpers::{Settings, TestApp, new_id, tx_body};
+use crate::helpers::{Settings, TestApp, eventually, new_id, tx_body};
 
 const REALM_KEY: &str = "rk-test-realm-key-93c1";
 const REALM_ID: &str = "6396713e191e9023f356df00";
@@ -48,17 +48,15 @@ async fn subscribed_app(fake: &FakeStreamServer) -> TestApp {
     app
 }
 
-/// Polls `check` every 20 ms until it holds; fails after 10 seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The app, subscribed to `fake`, pinging every second and giving up on a connection after
+/// 2 seconds without a frame.
+async fn pinging_app(fake: &FakeStreamServer) -> TestApp {
+    let settings = stream_settings(fake, REALM_KEY)
+        .set("TXHOOK_STREAM_PING_INTERVAL_SECS", "1")
+        .set("TXHOOK_STREAM_IDLE_TIMEOUT_SECS", "2");
+    let app = TestApp::spawn_with(settings).await;
+    eventually("subscribed", || async { fake.stream.subscribed_now() == 1 }).await;
+    app
 }
 
 /// The stream events of the read API's event log.
@@ -97,11 +95,6 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-async fn metrics(app: &TestApp) -> String {
-    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
-    r.text().await.unwrap()
-}
-
 fn frame(event: &str, entity_id: &str, timestamp: Value) -> String {
     json!({"type": "notification", "event": event, "data": entity_id, "timestamp": timestamp})
         .to_string()
@@ -126,7 +119,7 @@ async fn subscribe_frame_is_exactly_as_documented() {
     assert_eq!(body["stream"]["state"], "subscribed");
     assert_eq!(body["stream"]["connected"], true);
     assert_eq!(body["stream"]["realm"], REALM_ID);
-    assert!(metrics(&app).await.contains("txhook_stream_connected"));
+    assert!(app.metrics_text().await.contains("txhook_stream_connected"));
 }
 
 #[tokio::test]
@@ -202,7 +195,7 @@ async fn unknown_events_are_stored_as_they_came_beside_callbacks() {
         sources.iter().any(|s| s == "callback") && sources.iter().any(|s| s == "orangepill")
     })
     .await;
-    let text = metrics(&app).await;
+    let text = app.metrics_text().await;
     assert!(text.contains(r#"txhook_stream_events_total{event="unknown"}"#));
     assert!(text.contains(r#"txhook_stream_events_total{event="telegram.message.failed"}"#));
     assert!(text.contains("txhook_stream_last_event_timestamp_seconds"));
@@ -266,7 +259,7 @@ async fn a_dropped_connection_is_made_again_resubscribed_and_events_after_it_sto
     assert_eq!(body["stream"]["reconnects"], 1);
     assert_eq!(body["stream"]["state"], "subscribed");
     assert!(
-        metrics(&app)
+        app.metrics_text()
             .await
             .contains("txhook_stream_reconnects_total")
     );
@@ -275,11 +268,7 @@ async fn a_dropped_connection_is_made_again_resubscribed_and_events_after_it_sto
 #[tokio::test]
 async fn a_silent_connection_is_replaced_after_the_idle_timeout() {
     let fake = fake_stream().await;
-    let settings = stream_settings(&fake, REALM_KEY)
-        .set("TXHOOK_STREAM_PING_INTERVAL_SECS", "1")
-        .set("TXHOOK_STREAM_IDLE_TIMEOUT_SECS", "2");
-    let app = TestApp::spawn_with(settings).await;
-    eventually("subscribed", || async { fake.stream.subscribed_now() == 1 }).await;
+    let app = pinging_app(&fake).await;
     let id = entity();
 
     // No frames and no pongs: only the idle timeout can notice.
@@ -306,11 +295,7 @@ async fn a_silent_connection_is_replaced_after_the_idle_timeout() {
 #[tokio::test]
 async fn a_healthy_idle_connection_is_kept_by_pings() {
     let fake = fake_stream().await;
-    let settings = stream_settings(&fake, REALM_KEY)
-        .set("TXHOOK_STREAM_PING_INTERVAL_SECS", "1")
-        .set("TXHOOK_STREAM_IDLE_TIMEOUT_SECS", "2");
-    let app = TestApp::spawn_with(settings).await;
-    eventually("subscribed", || async { fake.stream.subscribed_now() == 1 }).await;
+    let app = pinging_app(&fake).await;
 
     // Three idle timeouts' worth of silence but for pongs: a measured wait, not a sync.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -369,7 +354,7 @@ async fn an_invalid_realm_key_backs_off_is_reported_and_http_keeps_serving() {
     assert_eq!(body["stream"]["lastError"], "Invalid Realm Key.");
     assert_eq!(body["stream"]["connected"], false);
     assert!(!body.to_string().contains(wrong_key));
-    let text = metrics(&app).await;
+    let text = app.metrics_text().await;
     assert!(text.contains("txhook_stream_subscribe_failures_total"));
     assert!(text.contains("txhook_stream_reconnects_total"));
     assert!(!text.contains(wrong_key));
@@ -399,7 +384,7 @@ async fn malformed_frames_are_counted_and_the_session_goes_on() {
     assert_eq!(body["stream"]["malformedFrames"], 4);
     assert_eq!(body["stream"]["state"], "subscribed");
     assert!(
-        metrics(&app)
+        app.metrics_text()
             .await
             .contains("txhook_stream_malformed_frames_total")
     );

@@ -1,6 +1,6 @@
 //! Fresh PostgreSQL databases for the integration tests: one helper for every test binary
 //! (`mod common;` from `tests/*.rs`, `#[path = "../common/mod.rs"] mod common;` from a
-//! directory such as `tests/api/`).
+//! directory such as `tests/api/`). [`process`]: the built binary as the tests run it.
 //!
 //! `DATABASE_URL` is an administrative URL: a role that may create databases
 //! (`scripts/test.sh` provides one). Each database is named `txhook_test_<pid>_<n>_<random>`
@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
+
+pub mod process;
 
 /// The administrative database URL the test script exports.
 pub fn admin_url() -> String {

@@ -20,6 +20,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};
 
+use crate::common::process::free_port;
+
 /// How long anything the tests wait for may take.
 pub const WAIT: Duration = Duration::from_secs(20);
 /// How often a condition is looked at again while waiting.
@@ -54,14 +56,6 @@ fn binary(var: &str, names: &[&str]) -> PathBuf {
                 names[0]
             )
         })
-}
-
-/// A free port on loopback (bound then released: chromedriver binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// A Chromium session on the console at `base`.
@@ -160,6 +154,11 @@ impl Browser {
             Ok(e) => e,
             Err(e) => panic!("no {css} on {}: {e}", self.url().await),
         }
+    }
+
+    /// Clicks the element `css`, once it exists.
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
     }
 
     /// Every element `css`, now.

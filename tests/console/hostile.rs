@@ -52,19 +52,9 @@ async fn nothing_a_sender_wrote_runs_on_any_page() {
         .visit(&format!("/console/transactions?q={}", encoded(SCRIPT)))
         .await;
     assert_inert(&browser, "/console/transactions?q=", true).await;
-    browser
-        .find("a.transaction-link")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("a.transaction-link").await;
     browser.find("ol#timeline").await;
-    browser
-        .find("li.callback details summary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("li.callback details summary").await;
     assert_inert(&browser, "/console/transactions/{id}", true).await;
 
     let mut pages: Vec<(String, bool)> = vec![

@@ -17,9 +17,9 @@ use tokio::time::{Instant, timeout};
 
 use txhook::payment::{Transaction, TxState, TxType};
 
+use super::common::process::{free_addr, txhook};
 use super::load::{Ending, Record};
 
-const BIN: &str = env!("CARGO_BIN_EXE_txhook");
 pub const SHARED_KEY: &str = "faults-shared-key-0c4e1b";
 
 /// The write mode under test: `FAULTS_WRITE_MODE`, else `batched` (the default).
@@ -228,14 +228,7 @@ impl Txhook {
         std::fs::create_dir_all(&dir).expect("create target/faults");
         let log = dir.join(format!("{name}-{}.log", mode()));
         let file = std::fs::File::create(&log).expect("create the log file");
-        let config = dir.join("empty-config.toml");
-        std::fs::write(&config, "").expect("write an empty config");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        let child = Command::from(txhook(&["serve"]))
             .env("DATABASE_URL", &db.url)
             .env("TXHOOK_LISTEN", addr.to_string())
             .env("TXHOOK_SHARED_KEY", SHARED_KEY)
@@ -319,13 +312,6 @@ impl Txhook {
         }
         this.logs()
     }
-}
-
-/// A loopback address nothing listens on (bound, then released).
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
 }
 
 /// A realistic DEPOSIT of about 1 KiB, new in PENDING.
