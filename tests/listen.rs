@@ -95,6 +95,37 @@ async fn listen_reconnects_when_the_stream_drops_and_resumes_after_the_last_even
 }
 
 #[tokio::test]
+async fn listen_without_after_cut_off_before_its_first_event_misses_nothing() {
+    let app = TestApp::spawn().await;
+    let before = logged(&app, &tx_body(&new_id(), "PAYMENT", "PENDING")).await;
+    let proxy = Proxy::spawn(app.addr).await;
+    let consumer = Consumer::spawn().await;
+    // From now: no --after.
+    let url = format!("http://{}", proxy.addr);
+    let listen = Listen::start(
+        &["--url", &url, "--forward-to", &consumer.url()],
+        ADMIN_TOKEN,
+    );
+    // The stream said where it starts; then the connection is lost before any event.
+    let started = format!("listening after #{before}");
+    eventually(&started, || {
+        let err = listen.stderr.lock().unwrap();
+        err.iter().any(|l| l.contains(&started)).then_some(())
+    })
+    .await;
+    proxy.cut();
+    // Logged while it is cut off: delivered after the reconnection, from where it started.
+    let mut sequences = Vec::new();
+    for state in ["SUCCESS", "FAILED"] {
+        sequences.push(logged(&app, &tx_body(&new_id(), "PAYMENT", state)).await);
+    }
+    let forwarded = consumer.received_at_least(2).await;
+    assert_eq!(sequences_of(&forwarded), sequences);
+    let out = listen.stop().await;
+    assert!(out.contains(&format!("resuming after #{before}")), "{out}");
+}
+
+#[tokio::test]
 async fn listen_passes_the_filters_through() {
     let app = TestApp::spawn().await;
     let consumer = Consumer::spawn().await;
