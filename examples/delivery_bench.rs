@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 
 const EVENTS: usize = 2000;
 const CONCURRENCY: usize = 32;
+/// Events sent one after another, each waited for at the destination.
+const ONE_AT_A_TIME: usize = 30;
 const SHARED_KEY: &str = "delivery-bench-shared-key-0123456789";
 const ADMIN_TOKEN: &str = "delivery-bench-admin-token-0123456789";
 
@@ -50,6 +52,31 @@ async fn main() -> anyhow::Result<()> {
             if destinations == 1 { " " } else { "s" },
             want,
             want as f64 / secs
+        );
+    }
+    // One event at a time, from its 200 to its arrival at the destination: the latency of a
+    // delivery when nothing else is going on (the fan-out waits for the projection).
+    {
+        let (app, _db) = start(&admin).await?;
+        let received = Arc::new(AtomicU64::new(0));
+        let url = consumer(received.clone()).await?;
+        create(&app, &format!("{url}/hook")).await?;
+        let mut took = Vec::new();
+        for n in 1..=ONE_AT_A_TIME {
+            let started = Instant::now();
+            send(&app, 1).await?;
+            while received.load(Ordering::Relaxed) < n as u64 {
+                anyhow::ensure!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "delivery stalled"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            took.push(started.elapsed());
+        }
+        let (p50, p99) = percentiles(took);
+        println!(
+            "one at a time, callback to arrival {ONE_AT_A_TIME:>4}        -         -  {p50:>15.1}  {p99:>6.1}"
         );
     }
     for dead in [false, true] {

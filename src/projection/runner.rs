@@ -34,7 +34,10 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
             record_lag(&store).await;
         }
         match stepped {
-            Ok(Stepped::Advanced { .. }) => continue,
+            Ok(Stepped::Advanced { .. }) => {
+                store.projection_advanced();
+                continue;
+            }
             Ok(Stepped::Idle | Stepped::Busy) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "projection step failed; retrying");

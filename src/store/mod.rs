@@ -70,6 +70,9 @@ struct LogSignals {
     grew: watch::Sender<u64>,
     /// Changes on this replica's appends: the announcer tells the others.
     appended: watch::Sender<u64>,
+    /// Changes when this replica's projector advances: what waits for the projection (the
+    /// delivery fan-out) looks again at once.
+    projected: watch::Sender<u64>,
     /// This replica, in its announcements (so that it skips its own).
     replica: String,
 }
@@ -119,6 +122,7 @@ impl Store {
             signals: Arc::new(LogSignals {
                 grew: watch::Sender::new(0),
                 appended: watch::Sender::new(0),
+                projected: watch::Sender::new(0),
                 replica: uuid::Uuid::new_v4().simple().to_string(),
             }),
         }
@@ -141,6 +145,18 @@ impl Store {
     /// Changes whenever the log grows: a reader waits on it instead of polling.
     pub fn log_changes(&self) -> watch::Receiver<u64> {
         self.signals.grew.subscribe()
+    }
+
+    /// Tells this process that the projector advanced.
+    pub fn projection_advanced(&self) {
+        self.signals
+            .projected
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever this process's projector advances.
+    pub fn projection_changes(&self) -> watch::Receiver<u64> {
+        self.signals.projected.subscribe()
     }
 
     /// The pool, for tests and tools.

@@ -73,6 +73,9 @@ pub async fn run(store: Store, options: DeliverySettings, mut stop: watch::Recei
         }
     };
     let mut grew = store.log_changes();
+    // New events go out once the projection has passed them: its progress (here) wakes the
+    // fan-out too; another replica's is seen on the next tick.
+    let mut projected = store.projection_changes();
     let mut in_flight: HashMap<Uuid, usize> = HashMap::new();
     let mut attempts: JoinSet<Uuid> = JoinSet::new();
     let mut gauges_at = Instant::now();
@@ -81,6 +84,10 @@ pub async fn run(store: Store, options: DeliverySettings, mut stop: watch::Recei
     // Fanning out (and re-reading the destinations) when the log grew or a tick passed;
     // claiming whenever an attempt ends and frees a slot.
     let mut fan_due = true;
+    // A fixed cadence, not a sleep restarted by every finished attempt: while attempts keep
+    // finishing, events the projection has passed since the last fan-out still go out.
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if *stop.borrow() {
             break;
@@ -88,6 +95,7 @@ pub async fn run(store: Store, options: DeliverySettings, mut stop: watch::Recei
         if fan_due {
             fan_due = false;
             grew.borrow_and_update();
+            projected.borrow_and_update();
             match fan_out_all(&store).await {
                 Ok(list) => destinations = list,
                 Err(e) => tracing::warn!(error = %e, "delivery fan-out failed"),
@@ -117,7 +125,8 @@ pub async fn run(store: Store, options: DeliverySettings, mut stop: watch::Recei
         }
         tokio::select! {
             _ = grew.changed() => fan_due = true,
-            () = tokio::time::sleep(TICK) => fan_due = true,
+            _ = projected.changed() => fan_due = true,
+            _ = tick.tick() => fan_due = true,
             Some(done) = attempts.join_next(), if !attempts.is_empty() => {
                 settle(&mut in_flight, done);
             }
