@@ -17,11 +17,17 @@ pub struct FanOut {
 impl Store {
     /// Begins fanning out to `id`, or `None` when it is paused, gone, or another replica is
     /// at it.
+    ///
+    /// The row lock is `for no key update`: it still keeps two fan-outs apart, but not the
+    /// inserts of deliveries and attempts, whose foreign key takes a key-share lock on the
+    /// same row. With `for update` those inserts waited for the fan-out while holding the
+    /// worker's connections, and the fan-out waited for a connection: everything stalled
+    /// until the pool's acquire timeout (3 s) broke it.
     pub async fn begin_fan_out(&self, id: Uuid) -> Result<Option<FanOut>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row: Option<DestinationRow> = sqlx::query_as(&format!(
             "select {DESTINATION} from destinations where id = $1 and not paused
-                for update skip locked"
+                for no key update skip locked"
         ))
         .bind(id)
         .fetch_optional(&mut *tx)
